@@ -1,0 +1,116 @@
+//! `saev-rs.json`, the sidecar that makes recording resumable and checkable.
+//!
+//! saev's `metadata.json` says how many images a store *will* hold, not how
+//! many were written, so an interrupted recording cannot be told from a
+//! finished one. saev-rs keeps this record next to it: images written so far
+//! and, per shard, the images it holds and the CRC-32 of their bytes. It is
+//! rewritten (temp file, fsync, rename) only after the shard data it
+//! describes is on disk, so it never claims more than was written. saev
+//! ignores the file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+
+/// The sidecar's file name inside a store.
+pub const PROGRESS_FILE: &str = "saev-rs.json";
+const FORMAT: &str = "saev-rs shard progress v1";
+
+/// One shard's entry in the record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    pub file: String,
+    /// Images written into this shard.
+    pub n_imgs: u64,
+    /// CRC-32 (IEEE) of those images' bytes, from the start of the file.
+    pub crc32: u32,
+}
+
+/// What has been written to a store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub format: String,
+    /// Images fully written; recording resumes here.
+    pub n_imgs_written: u64,
+    /// Images the store will hold (`metadata.n_imgs`).
+    pub n_imgs: u64,
+    pub shards: Vec<ShardRecord>,
+}
+
+impl Progress {
+    pub(crate) fn empty(n_imgs: u64) -> Self {
+        Self {
+            format: FORMAT.to_string(),
+            n_imgs_written: 0,
+            n_imgs,
+            shards: Vec::new(),
+        }
+    }
+
+    /// Whether every image of the store is written.
+    pub fn is_complete(&self) -> bool {
+        self.n_imgs_written == self.n_imgs
+    }
+
+    /// Read `<root>/saev-rs.json`; `None` when the store has none (saev wrote it).
+    pub fn load(root: &Path) -> Result<Option<Self>> {
+        let path = root.join(PROGRESS_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).at(&path)?;
+        let progress: Progress = serde_json::from_str(&text).map_err(|e| Error::BadMetadata {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+        if progress.format != FORMAT {
+            return Err(Error::BadMetadata {
+                path,
+                why: format!("unknown format {:?}, expected {FORMAT:?}", progress.format),
+            });
+        }
+        let summed: u64 = progress.shards.iter().map(|s| s.n_imgs).sum();
+        if summed != progress.n_imgs_written {
+            return Err(Error::BadMetadata {
+                path,
+                why: format!(
+                    "shards hold {summed} images but n_imgs_written is {}",
+                    progress.n_imgs_written
+                ),
+            });
+        }
+        Ok(Some(progress))
+    }
+
+    pub(crate) fn save(&self, root: &Path, durable: bool) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("progress serializes");
+        write_atomic(&root.join(PROGRESS_FILE), text.as_bytes(), durable)
+    }
+}
+
+/// Write `bytes` to `path` through `path.tmp` and a rename, so readers see the
+/// old file or the new one, never half of one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    {
+        let mut file = std::fs::File::create(&tmp).at(&tmp)?;
+        file.write_all(bytes).at(&tmp)?;
+        if durable {
+            file.sync_all().at(&tmp)?;
+        }
+    }
+    std::fs::rename(&tmp, path).at(path)?;
+    if durable {
+        if let Some(dir) = path.parent() {
+            // Make the rename itself durable; not every filesystem allows it.
+            if let Ok(dir) = std::fs::File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! Integration tests of saev-shards (one test binary; modules below).
+
+#![allow(non_snake_case)]
+
+mod shards {
+    pub mod common;
+    mod errors;
+    mod golden;
+    mod loader;
+    mod roundtrip;
+    mod writer;
+}
