@@ -1,1 +1,46 @@
-fn main() {}
+//! `saev`: the saev-rs command line. Each subcommand parses its flags (saev's
+//! tyro spellings) and hands the work to a library crate.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod data_args;
+
+#[derive(Parser)]
+#[command(
+    name = "saev",
+    version,
+    about = "Sparse autoencoders for vision transformers, in Rust"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect, check, benchmark or synthesize activation-shard stores.
+    #[command(subcommand)]
+    Shards(cmd::shards::Shards),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Shards(cmd) => cmd.run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -139,6 +139,7 @@ impl Dataset {
         );
         let src = self.view.source(i);
         self.raw_into(&src, out)?;
+        self.check_finite(&src, out)?;
         self.norm.apply(self.cfg.clamp, out);
         Ok((src.image_i, src.patch_i))
     }
@@ -152,22 +153,24 @@ impl Dataset {
         image_i: &mut Vec<i64>,
         patch_i: &mut Vec<i64>,
     ) -> Result<()> {
-        let d = self.d_vit();
-        for (k, row) in out_ND.chunks_exact_mut(d).enumerate() {
+        // Row by row, so each row is checked and normalized while in L1.
+        for (k, row) in out_ND.chunks_exact_mut(self.d_vit()).enumerate() {
             let src = self.view.source(start + k as u64);
             self.raw_into(&src, row)?;
+            self.check_finite(&src, row)?;
+            self.norm.apply(self.cfg.clamp, row);
             image_i.push(src.image_i);
             patch_i.push(src.patch_i);
         }
-        self.norm.apply(self.cfg.clamp, out_ND);
         Ok(())
     }
 
     /// Example `i` clamped but not normalized (what saev averages to estimate the mean).
     pub(crate) fn clamped_into(&self, i: u64, out: &mut [f32]) -> Result<()> {
-        self.raw_into(&self.view.source(i), out)?;
-        let c = self.cfg.clamp;
-        out.iter_mut().for_each(|x| *x = x.clamp(-c, c));
+        let src = self.view.source(i);
+        self.raw_into(&src, out)?;
+        self.check_finite(&src, out)?;
+        crate::kernels::clamp(out, self.cfg.clamp);
         Ok(())
     }
 
@@ -198,9 +201,16 @@ impl Dataset {
             let n = n as f32;
             out.iter_mut().for_each(|x| *x /= n);
         }
-        if !crate::verify::all_finite(out) {
-            return Err(crate::verify::non_finite_error(&self.store, src.img));
-        }
         Ok(())
+    }
+
+    /// A raw row must be finite (a NaN or Inf anywhere in a mean's inputs
+    /// leaves the mean non-finite too).
+    fn check_finite(&self, src: &Source, row: &[f32]) -> Result<()> {
+        if crate::kernels::all_finite(row) {
+            Ok(())
+        } else {
+            Err(crate::verify::non_finite_error(&self.store, src.img))
+        }
     }
 }

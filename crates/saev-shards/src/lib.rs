@@ -38,26 +38,30 @@
 #[cfg(target_endian = "big")]
 compile_error!("saev shards are little-endian f32; big-endian hosts are not supported");
 
+pub mod bench;
 mod dataset;
 mod error;
+mod kernels;
 pub mod loader;
 mod metadata;
 pub mod normalize;
 mod progress;
 mod pyjson;
 mod store;
+pub mod synth;
 mod verify;
 mod view;
 mod writer;
 
 pub use dataset::{DataLoad, Dataset, Example};
 pub use error::{Error, Result};
+pub use kernels::all_finite;
 pub use metadata::{shard_file_name, Layout, Metadata, METADATA_FILE};
 pub use normalize::{Normalization, Scale};
 pub use progress::{Progress, ShardRecord, PROGRESS_FILE};
 pub use store::{resolve_root, Store};
 pub use verify::{
-    all_finite, inspect, verify, InspectReport, ShardReport, VerifyReport, ViewSummary,
+    inspect, verify, verify_with, InspectReport, ShardReport, VerifyReport, ViewSummary,
 };
 pub use view::{Layer, Patches, View};
 pub use writer::{ShardWriter, WriterOptions};

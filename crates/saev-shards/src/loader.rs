@@ -147,7 +147,7 @@ struct Producer {
 impl Producer {
     fn buffer(&self, n: usize) -> Vec<f32> {
         let mut buf = self.pool_rx.try_recv().unwrap_or_default();
-        buf.clear();
+        // Every value is overwritten by the caller; only a new length needs filling.
         buf.resize(n * self.d_vit, 0.0);
         buf
     }
@@ -223,9 +223,11 @@ pub fn shuffled(ds: Arc<Dataset>, cfg: ShuffleConfig) -> Stream {
     );
     let source = Arc::clone(&ds);
     spawn(&ds, cfg.prefetch, move |p| {
+        let cap = cfg.buffer_examples.max(cfg.batch_size + cfg.chunk_examples);
+        let mut buf = ShuffleBuffer::new(cap, source.d_vit());
         let mut epoch = 0;
         while cfg.n_epochs.is_none_or(|n| epoch < n) {
-            if !shuffle_epoch(&source, &cfg, epoch, &p) {
+            if !shuffle_epoch(&source, &cfg, epoch, &mut buf, &p) {
                 return;
             }
             epoch += 1;
@@ -240,58 +242,91 @@ pub fn epoch_rng(seed: u64, epoch: u64) -> Pcg64 {
     ))
 }
 
+/// Rows waiting to be drawn. Rows never move: a draw copies a row out and
+/// frees its slot for the next chunk, so each example is copied twice in all
+/// (disk to buffer, buffer to batch).
+struct ShuffleBuffer {
+    rows: Vec<f32>,
+    d: usize,
+    free: Vec<u32>,
+    live: Vec<u32>,
+    image_i: Vec<i64>,
+    patch_i: Vec<i64>,
+}
+
+impl ShuffleBuffer {
+    fn new(cap: usize, d: usize) -> Self {
+        Self {
+            rows: vec![0.0; cap * d],
+            d,
+            free: (0..cap as u32).rev().collect(),
+            live: Vec::with_capacity(cap),
+            image_i: vec![0; cap],
+            patch_i: vec![0; cap],
+        }
+    }
+
+    /// Read examples `start..start + k` into free slots.
+    fn load(&mut self, ds: &Dataset, start: u64, k: usize) -> Result<()> {
+        let d = self.d;
+        for i in start..start + k as u64 {
+            let slot = self.free.pop().expect("caller checked room") as usize;
+            let (img, patch) = ds.get_into(i, &mut self.rows[slot * d..(slot + 1) * d])?;
+            self.image_i[slot] = img;
+            self.patch_i[slot] = patch;
+            self.live.push(slot as u32);
+        }
+        Ok(())
+    }
+}
+
 /// Stream one epoch; `false` if the consumer left or reading failed.
-fn shuffle_epoch(ds: &Dataset, cfg: &ShuffleConfig, epoch: u64, p: &Producer) -> bool {
+fn shuffle_epoch(
+    ds: &Dataset,
+    cfg: &ShuffleConfig,
+    epoch: u64,
+    buf: &mut ShuffleBuffer,
+    p: &Producer,
+) -> bool {
     let d = ds.d_vit();
     let n = ds.len();
     if n == 0 {
         return false;
     }
     let chunk = cfg.chunk_examples as u64;
-    let cap = cfg.buffer_examples.max(cfg.batch_size + cfg.chunk_examples);
     let mut rng = epoch_rng(cfg.seed, epoch);
     let mut order: Vec<u64> = (0..n.div_ceil(chunk)).collect();
     rng.shuffle(&mut order);
     let mut next_chunk = 0;
-
-    let mut rows = vec![0.0f32; cap * d];
-    let mut image_i: Vec<i64> = Vec::with_capacity(cap);
-    let mut patch_i: Vec<i64> = Vec::with_capacity(cap);
     loop {
         while next_chunk < order.len() {
             let start = order[next_chunk] * chunk;
             let k = chunk.min(n - start) as usize;
-            let len = image_i.len();
-            if len + k > cap {
+            if k > buf.free.len() {
                 break;
             }
-            if let Err(e) = ds.get_range(
-                start,
-                &mut rows[len * d..(len + k) * d],
-                &mut image_i,
-                &mut patch_i,
-            ) {
+            if let Err(e) = buf.load(ds, start, k) {
                 p.send(Err(e));
                 return false;
             }
             next_chunk += 1;
         }
-        let len = image_i.len();
+        let len = buf.live.len();
         if len == 0 || (len < cfg.batch_size && cfg.drop_last) {
+            // Whatever drop_last left behind goes back to the free list.
+            buf.free.append(&mut buf.live);
             return true;
         }
         let b = cfg.batch_size.min(len);
         let mut acts = p.buffer(b);
         let (mut img_b, mut patch_b) = (Vec::with_capacity(b), Vec::with_capacity(b));
-        for (out, last) in acts.chunks_exact_mut(d).zip((len - b..len).rev()) {
-            // Take a random row out of the buffer and fill its slot with the last row.
-            let j = rng.interval(last as u64) as usize;
-            out.copy_from_slice(&rows[j * d..(j + 1) * d]);
-            if j != last {
-                rows.copy_within(last * d..(last + 1) * d, j * d);
-            }
-            img_b.push(image_i.swap_remove(j));
-            patch_b.push(patch_i.swap_remove(j));
+        for out in acts.chunks_exact_mut(d) {
+            let j = rng.interval(buf.live.len() as u64 - 1) as usize;
+            let slot = buf.live.swap_remove(j) as usize;
+            out.copy_from_slice(&buf.rows[slot * d..(slot + 1) * d]);
+            img_b.push(buf.image_i[slot]);
+            patch_b.push(buf.patch_i[slot]);
+            buf.free.push(slot as u32);
         }
         if !p.send(Ok(p.batch(acts, img_b, patch_b, epoch))) {
             return false;

@@ -68,15 +68,10 @@ impl Normalization {
 
     /// Clamp and normalize rows of `d_vit` values in place, in saev's f32 order.
     pub fn apply(&self, clamp: f32, acts_ND: &mut [f32]) {
-        let identity = self.is_identity();
-        for row in acts_ND.chunks_exact_mut(self.act_mean.len()) {
-            if identity {
-                row.iter_mut().for_each(|x| *x = x.clamp(-clamp, clamp));
-            } else {
-                for (x, m) in row.iter_mut().zip(&self.act_mean) {
-                    *x = (x.clamp(-clamp, clamp) - m) / self.scalar;
-                }
-            }
+        if self.is_identity() {
+            crate::kernels::clamp(acts_ND, clamp);
+        } else {
+            crate::kernels::normalize(acts_ND, &self.act_mean, self.scalar, clamp);
         }
     }
 

@@ -6,22 +6,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::kernels::all_finite;
 use crate::metadata::{shard_file_name, Metadata};
 use crate::store::{resolve_root, Store};
 use crate::view::View;
-
-/// Whether all values of `xs` are finite, fast: `x * 0` is NaN exactly for NaN and ±Inf.
-pub fn all_finite(xs: &[f32]) -> bool {
-    let mut acc = [0.0f32; 16];
-    let chunks = xs.chunks_exact(16);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (a, x) in acc.iter_mut().zip(chunk) {
-            *a += x * 0.0;
-        }
-    }
-    acc.iter().all(|a| *a == 0.0) && tail.iter().all(|x| x.is_finite())
-}
 
 /// Count non-finite values in `xs`.
 fn count_non_finite(xs: &[f32]) -> u64 {
@@ -84,6 +72,11 @@ impl VerifyReport {
 /// Check sizes, values and checksums of every shard. Unreadable stores are
 /// an `Err`; readable stores with bad contents are reported in `problems`.
 pub fn verify(root: &Path) -> Result<VerifyReport> {
+    verify_with(root, |_, _| {})
+}
+
+/// [`verify`], calling `on_progress(bytes_checked, bytes_total)` after each shard.
+pub fn verify_with(root: &Path, mut on_progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
     let root = resolve_root(root)?;
     let md = Metadata::load(&root)?;
     let layout = md.layout().expect("checked by load");
@@ -100,6 +93,8 @@ pub fn verify(root: &Path) -> Result<VerifyReport> {
     let mut shards = Vec::new();
     let mut total_non_finite = 0;
     if let Some(store) = &store {
+        let total_bytes = store.n_imgs_readable() * layout.image_floats() as u64 * 4;
+        let mut done_bytes = 0;
         let progress = store.progress();
         if let Some(p) = progress {
             if !p.is_complete() {
@@ -140,6 +135,8 @@ pub fn verify(root: &Path) -> Result<VerifyReport> {
                 }
                 ok
             });
+            done_bytes += values.len() as u64 * 4;
+            on_progress(done_bytes, total_bytes);
             let meta = std::fs::metadata(&path).ok();
             shards.push(ShardReport {
                 file: shard_file_name(shard),

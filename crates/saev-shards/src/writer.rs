@@ -138,7 +138,7 @@ impl ShardWriter {
     /// Append whole images, `acts_BLTD` in C order `[B, n_layers, n_tokens, d_vit]`.
     pub fn append(&mut self, acts_BLTD: &[f32]) -> Result<()> {
         let per_img = self.layout.image_floats();
-        if acts_BLTD.len() % per_img != 0 {
+        if !acts_BLTD.len().is_multiple_of(per_img) {
             return Err(Error::Write {
                 path: self.root.clone(),
                 why: format!(

@@ -109,7 +109,8 @@ fn layer_not_recorded() {
 fn non_finite_values_are_found_and_located() {
     let (_tmp, root) = store();
     // Image 3 is image 1 of shard 1; poison its layer 0, token 2, dim 1.
-    let off = ((1 * 3 + 2) * 4 + 1) * 4;
+    let (img_in_shard, n_tokens, token, d_vit, dim) = (1, 3, 2, 4, 1);
+    let off = ((img_in_shard * n_tokens + token) * d_vit + dim) * 4;
     let path = root.join("acts000001.bin");
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[off..off + 4].copy_from_slice(&f32::NAN.to_le_bytes());

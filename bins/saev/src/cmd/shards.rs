@@ -1,0 +1,197 @@
+//! `saev shards inspect|verify|bench|synth`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use saev_shards::{bench, loader, synth, Dataset, Metadata, Store};
+use serde_json::json;
+
+use crate::data_args::DataArgs;
+
+#[derive(Subcommand)]
+pub enum Shards {
+    /// Print a JSON summary: metadata, shard count, bytes, views available.
+    Inspect {
+        /// Store directory (holding metadata.json), or a --dump-to holding one store.
+        dir: PathBuf,
+    },
+    /// Check file sizes, NaN/Inf and checksums; exit non-zero on a problem.
+    Verify { dir: PathBuf },
+    /// Measure the shuffled and ordered streams and a plain sequential read.
+    Bench(BenchArgs),
+    /// Write a store of random activations (for benchmarks and trials).
+    Synth(SynthArgs),
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Store directory (or use --data.shard-root).
+    dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value_t = 16_384)]
+    batch_size: usize,
+    /// Seconds spent on each stream.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Rows in the shuffle buffer.
+    #[arg(long, default_value_t = 1 << 17)]
+    buffer_examples: usize,
+    /// Consecutive examples read together by the shuffled stream.
+    #[arg(long, default_value_t = 1024)]
+    chunk_examples: usize,
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Where to create `<hash>/`.
+    #[arg(long = "dump-to")]
+    dump_to: PathBuf,
+    #[arg(long = "n-imgs")]
+    n_imgs: u64,
+    #[arg(long = "d-vit", default_value_t = 768)]
+    d_vit: u64,
+    #[arg(long = "n-patches-per-img", default_value_t = 196)]
+    n_patches_per_img: u64,
+    #[arg(long = "layers", default_values_t = [-2], allow_hyphen_values = true, num_args = 1..)]
+    layers: Vec<i64>,
+    #[arg(long = "cls-token", default_value_t = true, action = clap::ArgAction::Set)]
+    cls_token: bool,
+    #[arg(long = "n-patches-per-shard", default_value_t = 2_400_000)]
+    n_patches_per_shard: u64,
+    #[arg(long, default_value_t = 42)]
+    seed: i64,
+}
+
+impl Shards {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            Shards::Inspect { dir } => {
+                let report = saev_shards::inspect(&dir)?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            Shards::Verify { dir } => verify(&dir),
+            Shards::Bench(args) => run_bench(args),
+            Shards::Synth(args) => synth_store(args),
+        }
+    }
+}
+
+fn bytes_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
+        .expect("template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn verify(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let bar = bytes_bar(0, "verify");
+    let report = saev_shards::verify_with(dir, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    if report.ok() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for problem in &report.problems {
+            eprintln!("problem: {problem}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let cfg = args.data.to_config(args.dir.as_ref())?;
+    let started = Instant::now();
+    let ds = Arc::new(Dataset::open(cfg)?);
+    let normalization_s = started.elapsed().as_secs_f64();
+    let budget = Duration::from_secs_f64(args.seconds);
+    tracing::info!(
+        examples = ds.len(),
+        d_vit = ds.d_vit(),
+        "benchmarking for {}s per stream",
+        args.seconds
+    );
+
+    let shuffle = loader::ShuffleConfig {
+        batch_size: args.batch_size,
+        buffer_examples: args.buffer_examples,
+        chunk_examples: args.chunk_examples,
+        ..Default::default()
+    };
+    let (shuffled, _) = bench::drain(
+        || loader::shuffled(Arc::clone(&ds), shuffle.clone()),
+        budget,
+    )?;
+    let (ordered, _) = bench::drain(
+        || loader::ordered(Arc::clone(&ds), args.batch_size, 2),
+        budget,
+    )?;
+    let store: &Store = ds.store();
+    let layout = store.layout();
+    let files: Vec<(PathBuf, u64)> = (0..store.n_mapped())
+        .map(|s| {
+            (
+                store.shard_path(s),
+                layout.imgs_in_shard(s) * layout.image_floats() as u64 * 4,
+            )
+        })
+        .collect();
+    let sequential = bench::sequential_read(&files, budget)?;
+    let out = json!({
+        "shard_root": store.root(),
+        "patches": ds.view().patches.to_string(),
+        "layer": ds.view().layer.to_string(),
+        "d_vit": ds.d_vit(),
+        "examples": ds.len(),
+        "batch_size": args.batch_size,
+        "buffer_examples": args.buffer_examples,
+        "chunk_examples": args.chunk_examples,
+        "normalization_seconds": normalization_s,
+        "shuffled": shuffled,
+        "ordered": ordered,
+        "sequential_read": sequential,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn synth_store(args: SynthArgs) -> anyhow::Result<ExitCode> {
+    let md = Metadata {
+        model_family: "synthetic".into(),
+        model_ckpt: "uniform-random".into(),
+        layers: args.layers,
+        n_patches_per_img: args.n_patches_per_img,
+        cls_token: args.cls_token,
+        d_vit: args.d_vit,
+        seed: args.seed,
+        n_imgs: args.n_imgs,
+        n_patches_per_shard: args.n_patches_per_shard,
+        data: "SyntheticDataset(kind='uniform')".into(),
+    };
+    let layout = md.layout().map_err(anyhow::Error::msg)?;
+    let bar = bytes_bar(md.n_imgs * layout.image_floats() as u64 * 4, "synth");
+    let per_img = layout.image_floats() as u64 * 4;
+    let root = synth::write_random_store(&args.dump_to, md, args.seed as u64, |n| {
+        bar.inc(n * per_img)
+    })?;
+    bar.finish_and_clear();
+    println!("{}", root.display());
+    Ok(ExitCode::SUCCESS)
+}
