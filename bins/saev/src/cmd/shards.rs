@@ -57,7 +57,7 @@ pub struct SynthArgs {
     d_vit: u64,
     #[arg(long = "n-patches-per-img", default_value_t = 196)]
     n_patches_per_img: u64,
-    #[arg(long = "layers", default_values_t = [-2], allow_hyphen_values = true, num_args = 1..)]
+    #[arg(long = "layers", default_values_t = [-2], allow_negative_numbers = true, num_args = 1..)]
     layers: Vec<i64>,
     #[arg(long = "cls-token", default_value_t = true, action = clap::ArgAction::Set)]
     cls_token: bool,
@@ -65,6 +65,9 @@ pub struct SynthArgs {
     n_patches_per_shard: u64,
     #[arg(long, default_value_t = 42)]
     seed: i64,
+    /// Images per append (default: about 64 MB).
+    #[arg(long = "images-per-batch")]
+    images_per_batch: Option<usize>,
 }
 
 impl Shards {
@@ -188,9 +191,25 @@ fn synth_store(args: SynthArgs) -> anyhow::Result<ExitCode> {
     let layout = md.layout().map_err(anyhow::Error::msg)?;
     let bar = bytes_bar(md.n_imgs * layout.image_floats() as u64 * 4, "synth");
     let per_img = layout.image_floats() as u64 * 4;
-    let root = synth::write_random_store(&args.dump_to, md, args.seed as u64, |n| {
-        bar.inc(n * per_img)
-    })?;
+    // Test hook: die like a killed process once this many images are recorded.
+    let abort_after: Option<u64> = std::env::var("SAEV_TEST_ABORT_AFTER_IMAGES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut written = 0;
+    let on_images = |n| {
+        bar.inc(n * per_img);
+        written += n;
+        if abort_after.is_some_and(|limit| written >= limit) {
+            std::process::abort();
+        }
+    };
+    let root = synth::write_random_store(
+        &args.dump_to,
+        md,
+        args.seed as u64,
+        args.images_per_batch,
+        on_images,
+    )?;
     bar.finish_and_clear();
     println!("{}", root.display());
     Ok(ExitCode::SUCCESS)
