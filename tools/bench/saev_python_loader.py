@@ -95,7 +95,14 @@ class FirstBatchTimeout(Exception):
     pass
 
 
+_TIMED_OUT = False
+
+
 def _alarm(signum, frame):
+    # saev's jaxtyping/beartype wrappers re-raise exceptions from inside
+    # __getitem__ as TypeCheckError, so also remember the timeout in a flag.
+    global _TIMED_OUT
+    _TIMED_OUT = True
     raise FirstBatchTimeout()
 
 
@@ -126,6 +133,8 @@ def stream(torch, dataset, d_vit, args, batch_size, shuffle):
     }
     torch.manual_seed(args.seed)
 
+    global _TIMED_OUT
+    _TIMED_OUT = False
     old = signal.signal(signal.SIGALRM, _alarm)
     t0 = time.perf_counter()
     it = iter(loader)
@@ -133,7 +142,9 @@ def stream(torch, dataset, d_vit, args, batch_size, shuffle):
         signal.setitimer(signal.ITIMER_REAL, args.first_batch_timeout)
         batch = next(it)
         signal.setitimer(signal.ITIMER_REAL, 0)
-    except FirstBatchTimeout:
+    except Exception:
+        if not _TIMED_OUT:
+            raise
         elapsed = time.perf_counter() - t0
         del it
         signal.signal(signal.SIGALRM, old)
