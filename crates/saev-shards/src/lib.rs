@@ -33,7 +33,6 @@
 //! # Ok::<(), saev_shards::Error>(())
 //! ```
 
-#![allow(non_snake_case)] // shape-suffixed names: acts_BD, acts_BLTD
 
 #[cfg(target_endian = "big")]
 compile_error!("saev shards are little-endian f32; big-endian hosts are not supported");

@@ -1,6 +1,5 @@
 //! Integration tests of saev-shards (one test binary; modules below).
 
-#![allow(non_snake_case)]
 
 mod shards {
     pub mod common;
