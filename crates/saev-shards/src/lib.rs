@@ -33,7 +33,6 @@
 //! # Ok::<(), saev_shards::Error>(())
 //! ```
 
-
 #[cfg(target_endian = "big")]
 compile_error!("saev shards are little-endian f32; big-endian hosts are not supported");
 

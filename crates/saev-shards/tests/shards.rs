@@ -1,6 +1,5 @@
 //! Integration tests of saev-shards (one test binary; modules below).
 
-
 mod shards {
     pub mod common;
     mod errors;
