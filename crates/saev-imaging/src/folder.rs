@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 
 /// torchvision's `IMG_EXTENSIONS`.
-pub const IMG_EXTENSIONS: [&str; 9] = [".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"];
+pub const IMG_EXTENSIONS: [&str; 9] = [
+    ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp",
+];
 
 /// One image: its file and class.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +36,9 @@ fn has_image_extension(name: &str) -> bool {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// `os.walk(dir, followlinks=True)` sorted by directory path: `(dir, sorted file names)`.
@@ -72,7 +76,10 @@ impl ImageFolder {
         }
         classes.sort();
         if classes.is_empty() {
-            return Err(Error::Folder(root, "no class folders found (expected root/<class>/<image>)".into()));
+            return Err(Error::Folder(
+                root,
+                "no class folders found (expected root/<class>/<image>)".into(),
+            ));
         }
         let mut samples = Vec::new();
         let mut empty = Vec::new();
@@ -103,7 +110,11 @@ impl ImageFolder {
                 ),
             ));
         }
-        Ok(Self { root, classes, samples })
+        Ok(Self {
+            root,
+            classes,
+            samples,
+        })
     }
 
     pub fn len(&self) -> usize {

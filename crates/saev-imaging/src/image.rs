@@ -51,6 +51,9 @@ impl Image8 {
 
     /// Decode encoded bytes (PNG, JPEG, BMP, PNM, TIFF, WebP, GIF).
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.starts_with(b"\xff\xd8") {
+            return decode_jpeg(bytes);
+        }
         let palette = is_palette_png(bytes) || bytes.starts_with(b"GIF8");
         let img = image::load_from_memory(bytes).map_err(|e| e.to_string())?;
         let (width, height) = (img.width() as usize, img.height() as usize);
@@ -90,7 +93,11 @@ impl Image8 {
     /// `Image.convert("RGB")`: gray replicated, alpha dropped (not composited).
     pub fn to_rgb(&self) -> Self {
         let mut out = Self::new(self.width, self.height, 3, Mode::RGB);
-        for (o, px) in out.data.chunks_exact_mut(3).zip(self.data.chunks_exact(self.bands)) {
+        for (o, px) in out
+            .data
+            .chunks_exact_mut(3)
+            .zip(self.data.chunks_exact(self.bands))
+        {
             match self.bands {
                 1 | 2 => o.fill(px[0]),
                 _ => o.copy_from_slice(&px[..3]),
@@ -125,6 +132,55 @@ impl Image8 {
     }
 }
 
+/// JPEG through libjpeg-turbo's decoder (mozjpeg's build of it): the same
+/// integer IDCT, "fancy" chroma upsampling and colour conversion as the
+/// libjpeg-turbo inside Pillow, so the pixels are bit-identical.
+fn decode_jpeg(bytes: &[u8]) -> Result<Image8, String> {
+    // libjpeg reports corrupt data by unwinding; turn that into an error.
+    std::panic::catch_unwind(|| {
+        let d = mozjpeg::Decompress::new_mem(bytes).map_err(|e| e.to_string())?;
+        let (width, height) = (d.width(), d.height());
+        let (mode, bands, data) = match d.color_space() {
+            mozjpeg::ColorSpace::JCS_GRAYSCALE => {
+                let mut img = d.grayscale().map_err(|e| e.to_string())?;
+                let rows: Vec<u8> = img.read_scanlines().map_err(|e| e.to_string())?;
+                (Mode::L, 1, rows)
+            }
+            mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK => {
+                // Pillow converts CMYK to RGB as (255 - k) - c * (255 - k) / 255.
+                let mut img = d
+                    .to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
+                    .map_err(|e| e.to_string())?;
+                let cmyk: Vec<[u8; 4]> = img.read_scanlines().map_err(|e| e.to_string())?;
+                let rgb = cmyk
+                    .iter()
+                    .flat_map(|p| {
+                        let nk = 255 - u32::from(p[3]);
+                        [p[0], p[1], p[2]].map(|c| {
+                            let tmp = u32::from(c) * nk + 128;
+                            (nk - (((tmp >> 8) + tmp) >> 8)) as u8
+                        })
+                    })
+                    .collect();
+                (Mode::RGB, 3, rgb)
+            }
+            _ => {
+                let mut img = d.rgb().map_err(|e| e.to_string())?;
+                let px: Vec<[u8; 3]> = img.read_scanlines().map_err(|e| e.to_string())?;
+                (Mode::RGB, 3, px.into_iter().flatten().collect())
+            }
+        };
+        Ok(Image8 {
+            width,
+            height,
+            bands,
+            mode,
+            data,
+        })
+    })
+    .unwrap_or_else(|_| Err("corrupt JPEG data".to_string()))
+}
+
 fn high_bytes(values: &[u16]) -> Vec<u8> {
     values.iter().map(|v| (v >> 8) as u8).collect()
 }
@@ -132,5 +188,8 @@ fn high_bytes(values: &[u16]) -> Vec<u8> {
 /// Whether `bytes` is a PNG with a palette (colour type 3), which Pillow opens in mode P.
 fn is_palette_png(bytes: &[u8]) -> bool {
     // Signature (8) + IHDR length (4) + "IHDR" (4) + width, height (8) + depth (1) + colour type.
-    bytes.len() > 25 && bytes.starts_with(b"\x89PNG\r\n\x1a\n") && &bytes[12..16] == b"IHDR" && bytes[25] == 3
+    bytes.len() > 25
+        && bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+        && &bytes[12..16] == b"IHDR"
+        && bytes[25] == 3
 }

@@ -12,7 +12,9 @@ mod transform;
 pub use folder::{ImageFolder, Sample, IMG_EXTENSIONS};
 pub use image::{Image8, Mode};
 pub use resample::{resize, Filter};
-pub use transform::{crop_offset, pil_resize, shortest_side_size, ClipTransform, OPENAI_MEAN, OPENAI_STD};
+pub use transform::{
+    crop_offset, pil_resize, shortest_side_size, ClipTransform, OPENAI_MEAN, OPENAI_STD,
+};
 
 use std::path::PathBuf;
 

@@ -90,7 +90,11 @@ fn taps(in_size: usize, out_size: usize, filter: Filter) -> Taps {
         for (x, kx) in k.iter().enumerate().take(n) {
             let w = if ww != 0.0 { kx / ww } else { *kx };
             let fixed = w * f64::from(1u32 << PRECISION_BITS);
-            weights[xx * ksize + x] = if w < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
+            weights[xx * ksize + x] = if w < 0.0 {
+                (fixed - 0.5) as i32
+            } else {
+                (fixed + 0.5) as i32
+            };
         }
         bounds.push((xmin, n));
     }
@@ -190,7 +194,8 @@ fn resize_nearest(src: &Image8, w: usize, h: usize) -> Image8 {
             let xin = xx as usize;
             if xin < src.width && yin < src.height {
                 let s = (yin * src.width + xin) * bands;
-                out.data[(y * w + x) * bands..(y * w + x + 1) * bands].copy_from_slice(&src.data[s..s + bands]);
+                out.data[(y * w + x) * bands..(y * w + x + 1) * bands]
+                    .copy_from_slice(&src.data[s..s + bands]);
             }
             xx += a0;
         }

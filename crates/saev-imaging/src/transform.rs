@@ -40,7 +40,11 @@ impl Default for ClipTransform {
 
 /// torchvision's `_compute_resized_output_size` for an int size: `(w, h)`.
 pub fn shortest_side_size(width: usize, height: usize, size: usize) -> (usize, usize) {
-    let (short, long) = if width <= height { (width, height) } else { (height, width) };
+    let (short, long) = if width <= height {
+        (width, height)
+    } else {
+        (height, width)
+    };
     let new_long = (size as f64 * long as f64 / short as f64) as usize;
     if width <= height {
         (size, new_long)

@@ -31,7 +31,13 @@ pub struct VitConfig {
 }
 
 impl VitConfig {
-    fn openai(patch_size: usize, width: usize, layers: usize, heads: usize, output_dim: usize) -> Self {
+    fn openai(
+        patch_size: usize,
+        width: usize,
+        layers: usize,
+        heads: usize,
+        output_dim: usize,
+    ) -> Self {
         Self {
             image_size: 224,
             patch_size,
@@ -97,14 +103,19 @@ impl VitConfig {
         let vision = model.get("vision_cfg").ok_or("no model_cfg.vision_cfg")?;
         let int = |key: &str, default: Option<usize>| -> Result<usize, String> {
             match vision.get(key) {
-                Some(x) => x.as_u64().map(|x| x as usize).ok_or(format!("vision_cfg.{key} is not an integer")),
+                Some(x) => x
+                    .as_u64()
+                    .map(|x| x as usize)
+                    .ok_or(format!("vision_cfg.{key} is not an integer")),
                 None => default.ok_or(format!("vision_cfg.{key} is missing")),
             }
         };
         let width = int("width", None)?;
         let head_width = int("head_width", Some(64))?;
         if vision.get("timm_model_name").is_some_and(|n| !n.is_null()) {
-            return Err("timm vision towers are not supported; only open_clip's VisionTransformer".into());
+            return Err(
+                "timm vision towers are not supported; only open_clip's VisionTransformer".into(),
+            );
         }
         Ok(Self {
             image_size: int("image_size", Some(224))?,
@@ -112,14 +123,24 @@ impl VitConfig {
             width,
             layers: int("layers", None)?,
             heads: width / head_width,
-            mlp_ratio: vision.get("mlp_ratio").and_then(|x| x.as_f64()).unwrap_or(4.0),
-            act: if model.get("quick_gelu").and_then(|x| x.as_bool()).unwrap_or(false) {
+            mlp_ratio: vision
+                .get("mlp_ratio")
+                .and_then(|x| x.as_f64())
+                .unwrap_or(4.0),
+            act: if model
+                .get("quick_gelu")
+                .and_then(|x| x.as_bool())
+                .unwrap_or(false)
+            {
                 Activation::QuickGelu
             } else {
                 Activation::Gelu
             },
             layer_norm_eps: 1e-5,
-            output_dim: model.get("embed_dim").and_then(|x| x.as_u64()).map(|x| x as usize),
+            output_dim: model
+                .get("embed_dim")
+                .and_then(|x| x.as_u64())
+                .map(|x| x as usize),
         })
     }
 
@@ -129,15 +150,26 @@ impl VitConfig {
         let vision = v.get("vision_config").unwrap_or(v);
         let int = |key: &str, default: Option<usize>| -> Result<usize, String> {
             match vision.get(key) {
-                Some(x) => x.as_u64().map(|x| x as usize).ok_or(format!("{key} is not an integer")),
+                Some(x) => x
+                    .as_u64()
+                    .map(|x| x as usize)
+                    .ok_or(format!("{key} is not an integer")),
                 None => default.ok_or(format!("{key} is missing")),
             }
         };
         let width = int("hidden_size", Some(768))?;
-        let act = match vision.get("hidden_act").and_then(|x| x.as_str()).unwrap_or("quick_gelu") {
+        let act = match vision
+            .get("hidden_act")
+            .and_then(|x| x.as_str())
+            .unwrap_or("quick_gelu")
+        {
             "quick_gelu" => Activation::QuickGelu,
             "gelu" => Activation::Gelu,
-            other => return Err(format!("hidden_act {other:?} is not supported (quick_gelu or gelu)")),
+            other => {
+                return Err(format!(
+                    "hidden_act {other:?} is not supported (quick_gelu or gelu)"
+                ))
+            }
         };
         let projection = vision
             .get("projection_dim")
@@ -152,7 +184,10 @@ impl VitConfig {
             heads: int("num_attention_heads", Some(12))?,
             mlp_ratio: int("intermediate_size", Some(4 * width))? as f64 / width as f64,
             act,
-            layer_norm_eps: vision.get("layer_norm_eps").and_then(|x| x.as_f64()).unwrap_or(1e-5),
+            layer_norm_eps: vision
+                .get("layer_norm_eps")
+                .and_then(|x| x.as_f64())
+                .unwrap_or(1e-5),
             output_dim: projection,
         })
     }

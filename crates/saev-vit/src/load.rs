@@ -39,7 +39,10 @@ impl Raw {
                 data[j * r + i] = self.data[i * c + j];
             }
         }
-        Raw { shape: vec![c, r], data }
+        Raw {
+            shape: vec![c, r],
+            data,
+        }
     }
 }
 
@@ -48,7 +51,12 @@ impl Raw {
 pub enum LoadError {
     #[error("{path}: {why}")]
     File { path: PathBuf, why: String },
-    #[error("{path}: weights do not fit the {arch}:{}{}{}", list("missing", missing), list("unexpected", unexpected), list("wrong shape", wrong_shape))]
+    #[error(
+        "{path}: weights do not fit the {arch}:{}{}{}",
+        list("missing", missing),
+        list("unexpected", unexpected),
+        list("wrong shape", wrong_shape)
+    )]
     Mismatch {
         path: PathBuf,
         arch: String,
@@ -85,17 +93,30 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Raw>, LoadError> {
             .get_all_snapshots()
             .map(|s| s.clone())
             .map_err(|e| bad(e.to_string()))?,
-        _ => return Err(bad("expected a .safetensors or PyTorch .bin/.pt/.pth file".into())),
+        _ => {
+            return Err(bad(
+                "expected a .safetensors or PyTorch .bin/.pt/.pth file".into()
+            ))
+        }
     };
     let mut out = BTreeMap::new();
     for (name, snap) in snapshots {
         let data = snap.to_data().map_err(|e| bad(format!("{name}: {e}")))?;
         if !matches!(
             data.dtype,
-            burn::tensor::DType::F32 | burn::tensor::DType::F16 | burn::tensor::DType::BF16 | burn::tensor::DType::F64
+            burn::tensor::DType::F32
+                | burn::tensor::DType::F16
+                | burn::tensor::DType::BF16
+                | burn::tensor::DType::F64
         ) {
             // Integer buffers (HF's position_ids) are not weights.
-            out.insert(name, Raw { shape: data.shape.to_vec(), data: Vec::new() });
+            out.insert(
+                name,
+                Raw {
+                    shape: data.shape.to_vec(),
+                    data: Vec::new(),
+                },
+            );
             continue;
         }
         let shape = data.shape.to_vec();
@@ -103,7 +124,13 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Raw>, LoadError> {
             .convert::<f32>()
             .into_vec::<f32>()
             .map_err(|e| bad(format!("{name}: {e:?}")))?;
-        out.insert(name, Raw { shape, data: values });
+        out.insert(
+            name,
+            Raw {
+                shape,
+                data: values,
+            },
+        );
     }
     Ok(out)
 }
@@ -156,7 +183,10 @@ fn hf_to_open_clip(tensors: BTreeMap<String, Raw>) -> BTreeMap<String, Raw> {
         let k = k
             .replace("embeddings.class_embedding", "class_embedding")
             .replace("embeddings.patch_embedding.weight", "conv1.weight")
-            .replace("embeddings.position_embedding.weight", "positional_embedding")
+            .replace(
+                "embeddings.position_embedding.weight",
+                "positional_embedding",
+            )
             .replace("pre_layrnorm.", "ln_pre.")
             .replace("post_layernorm.", "ln_post.")
             .replace("encoder.layers.", "transformer.resblocks.")
@@ -167,7 +197,10 @@ fn hf_to_open_clip(tensors: BTreeMap<String, Raw>) -> BTreeMap<String, Raw> {
             .replace(".mlp.fc2.", ".mlp.c_proj.");
         let fused = [("q_proj", 0), ("k_proj", 1), ("v_proj", 2)]
             .into_iter()
-            .find_map(|(name, i)| k.split_once(&format!(".self_attn.{name}.")).map(|(block, what)| (block.to_string(), what.to_string(), i)));
+            .find_map(|(name, i)| {
+                k.split_once(&format!(".self_attn.{name}."))
+                    .map(|(block, what)| (block.to_string(), what.to_string(), i))
+            });
         match fused {
             Some((block, what, i)) => qkv.entry((block, what)).or_default()[i] = Some(raw),
             None => {
@@ -184,7 +217,13 @@ fn hf_to_open_clip(tensors: BTreeMap<String, Raw>) -> BTreeMap<String, Raw> {
             out.insert(name, Raw { shape, data });
         } else {
             // Leave a marker so the missing part is reported by name.
-            out.insert(format!("{name} (incomplete q/k/v)"), Raw { shape: vec![], data: vec![] });
+            out.insert(
+                format!("{name} (incomplete q/k/v)"),
+                Raw {
+                    shape: vec![],
+                    data: vec![],
+                },
+            );
         }
     }
     out
@@ -205,15 +244,23 @@ impl<B: Backend> Taker<'_, B> {
                 self.missing.push(name.to_string());
                 None
             }
-            Some(raw) if raw.shape.iter().product::<usize>() != shape.iter().product::<usize>() || raw.data.is_empty() => {
-                self.wrong_shape.push(format!("{name} is {:?}, expected {shape:?}", raw.shape));
+            Some(raw)
+                if raw.shape.iter().product::<usize>() != shape.iter().product::<usize>()
+                    || raw.data.is_empty() =>
+            {
+                self.wrong_shape
+                    .push(format!("{name} is {:?}, expected {shape:?}", raw.shape));
                 None
             }
             Some(raw) => Some(raw),
         }
     }
 
-    fn param<const D: usize>(&mut self, raw: Option<Raw>, shape: [usize; D]) -> Param<Tensor<B, D>> {
+    fn param<const D: usize>(
+        &mut self,
+        raw: Option<Raw>,
+        shape: [usize; D],
+    ) -> Param<Tensor<B, D>> {
         let data = raw.map_or_else(|| vec![0.0; shape.iter().product()], |r| r.data);
         Param::from_tensor(Tensor::from_data(TensorData::new(data, shape), self.device))
     }
@@ -222,7 +269,8 @@ impl<B: Backend> Taker<'_, B> {
         let raw = self.raw(name, &shape).filter(|r| {
             let ok = r.shape == shape;
             if !ok {
-                self.wrong_shape.push(format!("{name} is {:?}, expected {shape:?}", r.shape));
+                self.wrong_shape
+                    .push(format!("{name} is {:?}, expected {shape:?}", r.shape));
             }
             ok
         });
@@ -231,7 +279,10 @@ impl<B: Backend> Taker<'_, B> {
 
     /// A PyTorch `Linear` (`weight` `[out, in]`, `bias` `[out]`) as `[in, out]`.
     fn linear(&mut self, weight: &str, bias: &str, d_in: usize, d_out: usize) -> Dense<B> {
-        let w = self.raw(weight, &[d_out, d_in]).filter(|r| r.shape == [d_out, d_in]).map(|r| r.t());
+        let w = self
+            .raw(weight, &[d_out, d_in])
+            .filter(|r| r.shape == [d_out, d_in])
+            .map(|r| r.t());
         Dense {
             weight: self.param(w, [d_in, d_out]),
             bias: Some(self.exact(bias, [d_out])),
@@ -254,7 +305,12 @@ pub fn build<B: Backend>(
     source: &Path,
     device: &B::Device,
 ) -> Result<VisionTransformer<B>, LoadError> {
-    let (w, p, m, eps) = (config.width, config.patch_size, config.mlp_width(), config.layer_norm_eps);
+    let (w, p, m, eps) = (
+        config.width,
+        config.patch_size,
+        config.mlp_width(),
+        config.layer_norm_eps,
+    );
     let mut t = Taker::<B> {
         tensors,
         missing: Vec::new(),
@@ -265,7 +321,13 @@ pub fn build<B: Backend>(
     let conv = t
         .raw("conv1.weight", &[w, 3, p, p])
         .filter(|r| r.shape == [w, 3, p, p])
-        .map(|r| Raw { shape: vec![w, 3 * p * p], data: r.data }.t());
+        .map(|r| {
+            Raw {
+                shape: vec![w, 3 * p * p],
+                data: r.data,
+            }
+            .t()
+        });
     let conv1 = t.param(conv, [3 * p * p, w]);
     let class_embedding = t.exact("class_embedding", [w]);
     let positional_embedding = t.exact("positional_embedding", [config.n_patches() + 1, w]);
@@ -276,14 +338,34 @@ pub fn build<B: Backend>(
             ResBlock {
                 ln_1: t.norm(&format!("{pre}.ln_1"), w, eps),
                 attn: Attention {
-                    in_proj: t.linear(&format!("{pre}.attn.in_proj_weight"), &format!("{pre}.attn.in_proj_bias"), w, 3 * w),
-                    out_proj: t.linear(&format!("{pre}.attn.out_proj.weight"), &format!("{pre}.attn.out_proj.bias"), w, w),
+                    in_proj: t.linear(
+                        &format!("{pre}.attn.in_proj_weight"),
+                        &format!("{pre}.attn.in_proj_bias"),
+                        w,
+                        3 * w,
+                    ),
+                    out_proj: t.linear(
+                        &format!("{pre}.attn.out_proj.weight"),
+                        &format!("{pre}.attn.out_proj.bias"),
+                        w,
+                        w,
+                    ),
                     heads: config.heads,
                 },
                 ln_2: t.norm(&format!("{pre}.ln_2"), w, eps),
                 mlp: Mlp {
-                    c_fc: t.linear(&format!("{pre}.mlp.c_fc.weight"), &format!("{pre}.mlp.c_fc.bias"), w, m),
-                    c_proj: t.linear(&format!("{pre}.mlp.c_proj.weight"), &format!("{pre}.mlp.c_proj.bias"), m, w),
+                    c_fc: t.linear(
+                        &format!("{pre}.mlp.c_fc.weight"),
+                        &format!("{pre}.mlp.c_fc.bias"),
+                        w,
+                        m,
+                    ),
+                    c_proj: t.linear(
+                        &format!("{pre}.mlp.c_proj.weight"),
+                        &format!("{pre}.mlp.c_proj.bias"),
+                        m,
+                        w,
+                    ),
                     act: config.act,
                 },
             }
@@ -328,7 +410,9 @@ pub fn infer_config(tensors: &BTreeMap<String, Raw>) -> Option<VitConfig> {
     let layers = (0..)
         .take_while(|i| tensors.contains_key(&format!("transformer.resblocks.{i}.ln_1.weight")))
         .count();
-    let mlp = tensors.get("transformer.resblocks.0.mlp.c_fc.weight")?.shape[0];
+    let mlp = tensors
+        .get("transformer.resblocks.0.mlp.c_fc.weight")?
+        .shape[0];
     Some(VitConfig {
         image_size: grid * patch,
         patch_size: patch,

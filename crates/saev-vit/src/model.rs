@@ -76,7 +76,9 @@ impl<B: Backend> Attention<B> {
         let q = qkv.clone().slice(s![0..1]).reshape([b, h, s, dh]);
         let k = qkv.clone().slice(s![1..2]).reshape([b, h, s, dh]);
         let v = qkv.slice(s![2..3]).reshape([b, h, s, dh]);
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (dh as f64).sqrt());
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (dh as f64).sqrt());
         let out_BHSD = softmax(scores, 3).matmul(v);
         let out = out_BHSD.swap_dims(1, 2).reshape([b * s, w]);
         self.out_proj.forward(out).reshape([b, s, w])
@@ -116,7 +118,9 @@ impl<B: Backend> ResBlock<B> {
     pub fn forward(&self, x_BSW: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, s, w] = x_BSW.dims();
         let x = x_BSW.clone() + self.attn.forward(self.ln_1.forward(x_BSW));
-        let mlp = self.mlp.forward(self.ln_2.forward(x.clone()).reshape([b * s, w]));
+        let mlp = self
+            .mlp
+            .forward(self.ln_2.forward(x.clone()).reshape([b * s, w]));
         x + mlp.reshape([b, s, w])
     }
 }
@@ -202,12 +206,18 @@ impl<B: Backend> VisionTransformer<B> {
             .collect();
         Self {
             conv1: random2([3 * p * p, w], (3.0 * (p * p) as f64).powf(-0.5), device),
-            class_embedding: Param::from_tensor(Tensor::random([w], burn::tensor::Distribution::Normal(0.0, 0.02), device)),
+            class_embedding: Param::from_tensor(Tensor::random(
+                [w],
+                burn::tensor::Distribution::Normal(0.0, 0.02),
+                device,
+            )),
             positional_embedding: random2([config.n_patches() + 1, w], 0.01, device),
             ln_pre: norm(w, config.layer_norm_eps, device),
             transformer: Transformer { resblocks },
             ln_post: norm(w, config.layer_norm_eps, device),
-            proj: config.output_dim.map(|d| random2([w, d], (w as f64).powf(-0.5), device)),
+            proj: config
+                .output_dim
+                .map(|d| random2([w, d], (w as f64).powf(-0.5), device)),
             config: config.clone(),
         }
     }
@@ -224,7 +234,11 @@ impl<B: Backend> VisionTransformer<B> {
             .permute([0, 2, 4, 1, 3, 5])
             .reshape([b * gh * gw, c * p * p]);
         let x = patches.matmul(self.conv1.val()).reshape([b, gh * gw, w]);
-        let cls = self.class_embedding.val().reshape([1, 1, w]).expand([b, 1, w]);
+        let cls = self
+            .class_embedding
+            .val()
+            .reshape([1, 1, w])
+            .expand([b, 1, w]);
         let x = Tensor::cat(vec![cls, x], 1) + self.positional_embedding.val().unsqueeze::<3>();
         self.ln_pre.forward(x)
     }
@@ -236,7 +250,11 @@ impl<B: Backend> VisionTransformer<B> {
     }
 
     /// Only as far as the last block in `blocks`: what recording activations needs.
-    pub fn forward_residuals(&self, pixels_BCHW: Tensor<B, 4>, blocks: &[usize]) -> Vec<Tensor<B, 3>> {
+    pub fn forward_residuals(
+        &self,
+        pixels_BCHW: Tensor<B, 4>,
+        blocks: &[usize],
+    ) -> Vec<Tensor<B, 3>> {
         self.run(pixels_BCHW, blocks, false).residuals
     }
 
@@ -256,7 +274,13 @@ impl<B: Backend> VisionTransformer<B> {
         }
         let residuals = blocks
             .iter()
-            .map(|i| kept.iter().find(|(j, _)| j == i).expect("requested block ran").1.clone())
+            .map(|i| {
+                kept.iter()
+                    .find(|(j, _)| j == i)
+                    .expect("requested block ran")
+                    .1
+                    .clone()
+            })
             .collect();
         if !to_end {
             return VitOutput {
@@ -266,7 +290,9 @@ impl<B: Backend> VisionTransformer<B> {
             };
         }
         let [b, _, w] = x.dims();
-        let pooled = self.ln_post.forward(x.slice(s![.., 0..1, ..]).reshape([b, w]));
+        let pooled = self
+            .ln_post
+            .forward(x.slice(s![.., 0..1, ..]).reshape([b, w]));
         let embeddings = self.proj.as_ref().map(|p| pooled.clone().matmul(p.val()));
         VitOutput {
             residuals,

@@ -23,9 +23,21 @@ pub struct ResolveError(pub String);
 
 /// Known names: (open_clip name, Hugging Face repository with open_clip files, transformers repository).
 const KNOWN: [(&str, &str, &str); 3] = [
-    ("ViT-B-16/openai", "timm/vit_base_patch16_clip_224.openai", "openai/clip-vit-base-patch16"),
-    ("ViT-B-32/openai", "timm/vit_base_patch32_clip_224.openai", "openai/clip-vit-base-patch32"),
-    ("ViT-L-14/openai", "timm/vit_large_patch14_clip_224.openai", "openai/clip-vit-large-patch14"),
+    (
+        "ViT-B-16/openai",
+        "timm/vit_base_patch16_clip_224.openai",
+        "openai/clip-vit-base-patch16",
+    ),
+    (
+        "ViT-B-32/openai",
+        "timm/vit_base_patch32_clip_224.openai",
+        "openai/clip-vit-base-patch32",
+    ),
+    (
+        "ViT-L-14/openai",
+        "timm/vit_large_patch14_clip_224.openai",
+        "openai/clip-vit-large-patch14",
+    ),
 ];
 
 const WEIGHT_FILES: [&str; 4] = [
@@ -45,7 +57,10 @@ pub fn models_dir() -> PathBuf {
 }
 
 fn files_in(dir: &Path) -> Option<ModelFiles> {
-    let weights = WEIGHT_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file())?;
+    let weights = WEIGHT_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())?;
     Some(ModelFiles {
         config: config_beside(&weights),
         weights,
@@ -109,19 +124,28 @@ pub fn resolve_model(ckpt: &str, model_dir: Option<&Path>) -> Result<ModelFiles,
             dir.display()
         )),
     }
-    msg.push_str(" The models directory is $SAEV_MODELS or --model-dir (default ~/.cache/saev-rs/models).");
+    msg.push_str(
+        " The models directory is $SAEV_MODELS or --model-dir (default ~/.cache/saev-rs/models).",
+    );
     Err(ResolveError(msg))
 }
 
 /// Load a tower from resolved files: config from its JSON when present, else
 /// inferred from the tensor shapes (OpenAI conventions).
-pub fn load_pretrained<B: Backend>(files: &ModelFiles, device: &B::Device) -> Result<VisionTransformer<B>, LoadError> {
+pub fn load_pretrained<B: Backend>(
+    files: &ModelFiles,
+    device: &B::Device,
+) -> Result<VisionTransformer<B>, LoadError> {
     let tensors = load::to_open_clip_names(load::read_tensors(&files.weights)?);
     let config = match &files.config {
         Some(path) => {
-            let bad = |why: String| LoadError::File { path: path.clone(), why };
+            let bad = |why: String| LoadError::File {
+                path: path.clone(),
+                why,
+            };
             let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-            let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
             let parsed = if json.get("model_cfg").is_some() || json.get("vision_cfg").is_some() {
                 VitConfig::from_open_clip_json(&json)
             } else {
@@ -131,7 +155,8 @@ pub fn load_pretrained<B: Backend>(files: &ModelFiles, device: &B::Device) -> Re
         }
         None => load::infer_config(&tensors).ok_or_else(|| LoadError::File {
             path: files.weights.clone(),
-            why: "no config file beside it and the tensors do not look like a CLIP vision tower".into(),
+            why: "no config file beside it and the tensors do not look like a CLIP vision tower"
+                .into(),
         })?,
     };
     load::build(&config, tensors, &files.weights, device)

@@ -1,7 +1,6 @@
 //! Parity with PyTorch/open_clip on the fixture towers (fixtures/clip, and the
 //! full-width b16-1layer tower from ../shared when present).
 
-
 use std::path::{Path, PathBuf};
 
 use burn::backend::Flex;
@@ -26,7 +25,11 @@ fn expected(path: &Path) -> Expected {
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let get = |name: &str| {
         let t = st.tensor(name).unwrap();
-        let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let v: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
         (t.shape().to_vec(), v)
     };
     Expected {
@@ -40,13 +43,19 @@ fn expected(path: &Path) -> Expected {
 /// Max |a - b| / max(1, |b|).
 fn worst(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs() / y.abs().max(1.0)).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+        .fold(0.0, f32::max)
 }
 
 fn check(model: &VisionTransformer<B>, exp: &Expected, what: &str) {
     let device = Default::default();
     let (shape, pixels) = &exp.pixels;
-    let x = Tensor::<B, 4>::from_data(TensorData::new(pixels.clone(), [shape[0], shape[1], shape[2], shape[3]]), &device);
+    let x = Tensor::<B, 4>::from_data(
+        TensorData::new(pixels.clone(), [shape[0], shape[1], shape[2], shape[3]]),
+        &device,
+    );
     let n_layers = model.config.layers;
     let blocks: Vec<usize> = (0..n_layers).collect();
     let out = model.forward(x, &blocks);
@@ -67,7 +76,12 @@ fn check(model: &VisionTransformer<B>, exp: &Expected, what: &str) {
     let err = worst(&pooled, &exp.pooled);
     println!("{what}: pooled {err:.2e}");
     assert!(err < 1e-4, "{what}: pooled {err}");
-    let emb = out.embeddings.unwrap().into_data().into_vec::<f32>().unwrap();
+    let emb = out
+        .embeddings
+        .unwrap()
+        .into_data()
+        .into_vec::<f32>()
+        .unwrap();
     let err = worst(&emb, &exp.embeddings);
     println!("{what}: embeddings {err:.2e}");
     assert!(err < 1e-4, "{what}: embeddings {err}");
@@ -81,7 +95,11 @@ fn load_dir(dir: &Path) -> VisionTransformer<B> {
 #[test]
 fn tiny_open_clip_safetensors_matches_pytorch() {
     let exp = expected(&repo().join("fixtures/clip/tiny-expected.safetensors"));
-    check(&load_dir(&repo().join("fixtures/clip/tiny-openclip")), &exp, "tiny open_clip safetensors");
+    check(
+        &load_dir(&repo().join("fixtures/clip/tiny-openclip")),
+        &exp,
+        "tiny open_clip safetensors",
+    );
 }
 
 #[test]
@@ -92,32 +110,50 @@ fn tiny_open_clip_bin_matches_pytorch() {
         weights: dir.join("open_clip_pytorch_model.bin"),
         config: Some(dir.join("open_clip_config.json")),
     };
-    check(&load_pretrained::<B>(&files, &Default::default()).unwrap(), &exp, "tiny open_clip .bin");
+    check(
+        &load_pretrained::<B>(&files, &Default::default()).unwrap(),
+        &exp,
+        "tiny open_clip .bin",
+    );
 }
 
 #[test]
 fn tiny_hf_matches_pytorch() {
     let exp = expected(&repo().join("fixtures/clip/tiny-expected.safetensors"));
-    check(&load_dir(&repo().join("fixtures/clip/tiny-hf")), &exp, "tiny Hugging Face");
+    check(
+        &load_dir(&repo().join("fixtures/clip/tiny-hf")),
+        &exp,
+        "tiny Hugging Face",
+    );
 }
 
 #[test]
 fn b16_one_layer_matches_pytorch_when_shared_fixtures_exist() {
     let shared = repo().join("../shared/fixtures/clip");
     if !shared.join("b16-1layer-openclip").is_dir() {
-        eprintln!("SKIPPED: {} not found (full-width ViT-B/16 parity)", shared.display());
+        eprintln!(
+            "SKIPPED: {} not found (full-width ViT-B/16 parity)",
+            shared.display()
+        );
         return;
     }
     let exp = expected(&shared.join("b16-1layer-expected.safetensors"));
-    check(&load_dir(&shared.join("b16-1layer-openclip")), &exp, "b16-1layer open_clip");
+    check(
+        &load_dir(&shared.join("b16-1layer-openclip")),
+        &exp,
+        "b16-1layer open_clip",
+    );
 }
 
 #[test]
 fn wrong_weights_are_listed_by_name() {
     let dir = repo().join("fixtures/clip/tiny-openclip");
-    let mut tensors = load::to_open_clip_names(load::read_tensors(&dir.join("open_clip_model.safetensors")).unwrap());
+    let mut tensors = load::to_open_clip_names(
+        load::read_tensors(&dir.join("open_clip_model.safetensors")).unwrap(),
+    );
     let cfg = saev_vit::VitConfig::from_open_clip_json(
-        &serde_json::from_str(&std::fs::read_to_string(dir.join("open_clip_config.json")).unwrap()).unwrap(),
+        &serde_json::from_str(&std::fs::read_to_string(dir.join("open_clip_config.json")).unwrap())
+            .unwrap(),
     )
     .unwrap();
     tensors.remove("transformer.resblocks.1.mlp.c_fc.bias");
@@ -126,17 +162,36 @@ fn wrong_weights_are_listed_by_name() {
     let mut bad = tensors["class_embedding"].clone();
     bad.shape = vec![bad.shape[0] / 2, 2];
     tensors.insert("class_embedding".into(), bad);
-    let err = load::build::<B>(&cfg, tensors, &dir, &Default::default()).unwrap_err().to_string();
-    assert!(err.contains("missing (1): transformer.resblocks.1.mlp.c_fc.bias"), "{err}");
-    assert!(err.contains("unexpected (1): transformer.resblocks.9.ln_1.weight"), "{err}");
-    assert!(err.contains("class_embedding is [32, 2], expected [64]"), "{err}");
+    let err = load::build::<B>(&cfg, tensors, &dir, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing (1): transformer.resblocks.1.mlp.c_fc.bias"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unexpected (1): transformer.resblocks.9.ln_1.weight"),
+        "{err}"
+    );
+    assert!(
+        err.contains("class_embedding is [32, 2], expected [64]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_model_names_say_what_to_download() {
     let dir = std::env::temp_dir().join("saev-vit-empty-models");
-    let err = resolve_model("ViT-B-16/openai", Some(&dir)).unwrap_err().to_string();
-    assert!(err.contains("timm/vit_base_patch16_clip_224.openai"), "{err}");
+    let err = resolve_model("ViT-B-16/openai", Some(&dir))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("timm/vit_base_patch16_clip_224.openai"),
+        "{err}"
+    );
     assert!(err.contains("open_clip_model.safetensors"), "{err}");
-    assert!(err.contains(&dir.join("ViT-B-16/openai").display().to_string()), "{err}");
+    assert!(
+        err.contains(&dir.join("ViT-B-16/openai").display().to_string()),
+        "{err}"
+    );
 }
