@@ -19,9 +19,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Record ViT activations of an image dataset into a shard store.
+    Activations(Box<cmd::activations::ActivationsArgs>),
     /// Inspect, check, benchmark or synthesize activation-shard stores.
     #[command(subcommand)]
     Shards(cmd::shards::Shards),
+    /// Speed measurements.
+    #[command(subcommand)]
+    Bench(cmd::bench::Bench),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,7 +39,9 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Activations(args) => args.run(),
         Command::Shards(cmd) => cmd.run(),
+        Command::Bench(cmd) => cmd.run(),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,8 @@ use crate::resample::{resize, Filter};
 
 /// OpenAI CLIP's normalization (`OPENAI_DATASET_MEAN` / `_STD`).
 pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+// As open_clip writes them; rounding to f32 is what torch does too.
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// The transform's settings.

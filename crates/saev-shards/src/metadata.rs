@@ -95,6 +95,36 @@ impl Layout {
     }
 }
 
+/// Python's `repr()` of a string, as saev's `str(dataclass)` writes it in `data`:
+/// single quotes unless the text has a single quote and no double quote.
+pub fn python_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 /// `acts000000.bin`, `acts000001.bin`, ...: saev's shard file names.
 pub fn shard_file_name(shard: usize) -> String {
     format!("acts{shard:06}.bin")

@@ -87,11 +87,11 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Raw>, LoadError> {
     let snapshots = match ext {
         "safetensors" => SafetensorsStore::from_file(path)
             .get_all_snapshots()
-            .map(|s| s.clone())
+            .cloned()
             .map_err(|e| bad(e.to_string()))?,
         "bin" | "pt" | "pth" => PytorchStore::from_file(path)
             .get_all_snapshots()
-            .map(|s| s.clone())
+            .cloned()
             .map_err(|e| bad(e.to_string()))?,
         _ => {
             return Err(bad(

@@ -1,3 +1,6 @@
 //! One module per subcommand.
 
+pub mod activations;
+pub mod bench;
+pub mod device;
 pub mod shards;
