@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod alloc;
 mod cmd;
 mod data_args;
 
@@ -24,12 +25,16 @@ enum Command {
     /// Inspect, check, benchmark or synthesize activation-shard stores.
     #[command(subcommand)]
     Shards(cmd::shards::Shards),
+    /// Prepare datasets (Flowers-102).
+    #[command(subcommand)]
+    Datasets(cmd::datasets::Datasets),
     /// Speed measurements.
     #[command(subcommand)]
     Bench(cmd::bench::Bench),
 }
 
 fn main() -> std::process::ExitCode {
+    alloc::tune();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -42,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Activations(args) => args.run(),
         Command::Shards(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
+        Command::Datasets(cmd) => cmd.run(),
     };
     match result {
         Ok(code) => code,

@@ -19,6 +19,7 @@
 //! `hidden_states[i + 1]`; saev's `-2` is `hidden_states[-2]` either way.
 
 mod config;
+mod cpu;
 pub mod load;
 mod model;
 mod resolve;

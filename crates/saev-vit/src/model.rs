@@ -70,16 +70,24 @@ impl<B: Backend> Attention<B> {
     pub fn forward(&self, x_BSW: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, s, w] = x_BSW.dims();
         let (h, dh) = (self.heads, w / self.heads);
-        let qkv = self.in_proj.forward(x_BSW.reshape([b * s, w]));
-        // [B, S, 3, H, Dh] -> [3, B, H, S, Dh]
-        let qkv = qkv.reshape([b, s, 3, h, dh]).permute([2, 0, 3, 1, 4]);
-        let q = qkv.clone().slice(s![0..1]).reshape([b, h, s, dh]);
-        let k = qkv.clone().slice(s![1..2]).reshape([b, h, s, dh]);
-        let v = qkv.slice(s![2..3]).reshape([b, h, s, dh]);
+        let qkv = self.in_proj.forward(x_BSW.reshape([b * s, w])).reshape([b, s, 3, h, dh]);
+        // Strided views [B, H, S, Dh]; the batched matmuls read them without copying.
+        let head = |i: usize| {
+            qkv.clone()
+                .slice(s![.., .., i..i + 1, .., ..])
+                .reshape([b, s, h, dh])
+                .swap_dims(1, 2)
+        };
+        let (q, k, v) = (head(0), head(1), head(2));
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (dh as f64).sqrt());
-        let out_BHSD = softmax(scores, 3).matmul(v);
+        let att = if crate::cpu::is_flex::<B>() {
+            crate::cpu::softmax_last(scores)
+        } else {
+            softmax(scores, 3)
+        };
+        let out_BHSD = att.matmul(v);
         let out = out_BHSD.swap_dims(1, 2).reshape([b * s, w]);
         self.out_proj.forward(out).reshape([b, s, w])
     }
@@ -98,6 +106,7 @@ impl<B: Backend> Mlp<B> {
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let hidden = self.c_fc.forward(x);
         let hidden = match self.act {
+            Activation::QuickGelu if crate::cpu::is_flex::<B>() => crate::cpu::quick_gelu(hidden),
             Activation::QuickGelu => hidden.clone() * sigmoid(hidden.mul_scalar(1.702)),
             Activation::Gelu => gelu(hidden),
         };

@@ -2,5 +2,6 @@
 
 pub mod activations;
 pub mod bench;
+pub mod datasets;
 pub mod device;
 pub mod shards;
