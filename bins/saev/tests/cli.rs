@@ -206,3 +206,134 @@ fn killed_recording_resumes_to_identical_files() {
         serde_json::json!([])
     );
 }
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn activations_accepts_the_seed_command_and_records_a_valid_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = tmp.path().join("flowers/train");
+    std::fs::create_dir_all(images.join("1")).unwrap();
+    std::fs::create_dir_all(images.join("2")).unwrap();
+    for (i, name) in ["landscape.jpg", "portrait.png", "small.jpg"]
+        .iter()
+        .enumerate()
+    {
+        let class = if i == 0 { "1" } else { "2" };
+        std::fs::copy(
+            repo().join("fixtures/clip/images").join(name),
+            images.join(class).join(name),
+        )
+        .unwrap();
+    }
+    let dump_to = tmp.path().join("cache");
+    let ckpt = repo().join("fixtures/clip/tiny-openclip");
+    // The seed's command, with the program name changed (and the fixture tower).
+    let out = saev(&[
+        "activations",
+        "--model-family",
+        "clip",
+        "--model-ckpt",
+        ckpt.to_str().unwrap(),
+        "--d-vit",
+        "64",
+        "--n-patches-per-img",
+        "196",
+        "--layers",
+        "-2",
+        "--dump-to",
+        dump_to.to_str().unwrap(),
+        "--n-patches-per-shard",
+        "2_4000_000",
+        "--device",
+        "cpu",
+        "--vit-batch-size",
+        "2",
+        "data:image-folder-dataset",
+        "--data.root",
+        images.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("images:   3 (3 recorded now"), "{stdout}");
+    let store = std::fs::read_dir(&dump_to)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let v = stdout_json(&saev(&["shards", "inspect", store.to_str().unwrap()]));
+    assert_eq!(v["hash_matches_dir"], true);
+    assert_eq!(v["metadata"]["n_patches_per_shard"], 24_000_000);
+    assert_eq!(
+        v["metadata"]["data"],
+        format!("ImageFolderDataset(root='{}')", images.display())
+    );
+    assert_eq!(
+        stdout_json(&saev(&["shards", "verify", store.to_str().unwrap()]))["problems"],
+        serde_json::json!([])
+    );
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("labels.json")).unwrap()).unwrap();
+    assert_eq!(labels["classes"], serde_json::json!(["1", "2"]));
+    assert_eq!(labels["targets"], serde_json::json!([0, 1, 1]));
+
+    // A missing model says where to put it.
+    let out = saev(&[
+        "activations",
+        "--model-ckpt",
+        "ViT-B-16/openai",
+        "--model-dir",
+        tmp.path().to_str().unwrap(),
+        "--d-vit",
+        "768",
+        "--n-patches-per-img",
+        "196",
+        "--device",
+        "cpu",
+        "data:image-folder-dataset",
+        "--data.root",
+        images.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("open_clip_model.safetensors")
+            && stderr.contains("vit_base_patch16_clip_224.openai"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn flowers102_turns_the_official_files_into_class_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["102flowers.tgz", "imagelabels.mat", "setid.mat"] {
+        std::fs::copy(
+            repo().join("fixtures/flowers102").join(f),
+            tmp.path().join(f),
+        )
+        .unwrap();
+    }
+    let out = saev(&[
+        "datasets",
+        "flowers102",
+        "--dir",
+        tmp.path().to_str().unwrap(),
+        "--no-download",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("train 6 / val 3 / test 3 images in 3 classes"));
+    assert!(tmp.path().join("val/2/image_00007.jpg").is_file());
+    assert!(tmp.path().join("test/3/image_00012.jpg").is_file());
+}

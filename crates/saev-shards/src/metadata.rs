@@ -244,3 +244,20 @@ impl Metadata {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::python_repr;
+
+    #[test]
+    fn repr_matches_python() {
+        // repr() of each string, as Python 3 prints it.
+        assert_eq!(
+            python_repr("/nfs/datasets/flowers102/train"),
+            "'/nfs/datasets/flowers102/train'"
+        );
+        assert_eq!(python_repr("it's"), "\"it's\"");
+        assert_eq!(python_repr("a\"b'c"), "'a\"b\\'c'");
+        assert_eq!(python_repr("tab\there\\é"), "'tab\\there\\\\é'");
+    }
+}

@@ -97,7 +97,11 @@ fn softmax_slice(xs: &mut [f32], row: usize) {
 
 fn host<B: Backend, const D: usize>(x: Tensor<B, D>) -> (Vec<f32>, [usize; D], B::Device) {
     let (dims, device) = (x.dims(), x.device());
-    let values = x.into_data().convert::<f32>().into_vec::<f32>().expect("f32 tensor");
+    let values = x
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("f32 tensor");
     (values, dims, device)
 }
 
@@ -112,7 +116,8 @@ pub fn quick_gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 pub fn softmax_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     let (mut v, dims, device) = host(x);
     let row = dims[D - 1];
-    v.par_chunks_mut(row * 64).for_each(|c| softmax_slice(c, row));
+    v.par_chunks_mut(row * 64)
+        .for_each(|c| softmax_slice(c, row));
     Tensor::from_data(TensorData::new(v, dims), &device)
 }
 
@@ -129,7 +134,10 @@ mod tests {
             worst = worst.max(((a - b) / b).abs());
             x += 0.0137;
         }
-        assert!(worst < 3.0 * f32::EPSILON as f64, "worst relative error {worst:e}");
+        assert!(
+            worst < 3.0 * f32::EPSILON as f64,
+            "worst relative error {worst:e}"
+        );
         assert_eq!(exp(-200.0), exp(-87.3));
     }
 

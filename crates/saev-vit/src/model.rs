@@ -70,7 +70,10 @@ impl<B: Backend> Attention<B> {
     pub fn forward(&self, x_BSW: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, s, w] = x_BSW.dims();
         let (h, dh) = (self.heads, w / self.heads);
-        let qkv = self.in_proj.forward(x_BSW.reshape([b * s, w])).reshape([b, s, 3, h, dh]);
+        let qkv = self
+            .in_proj
+            .forward(x_BSW.reshape([b * s, w]))
+            .reshape([b, s, 3, h, dh]);
         // Strided views [B, H, S, Dh]; the batched matmuls read them without copying.
         let head = |i: usize| {
             qkv.clone()
