@@ -6,7 +6,7 @@
 mod data;
 mod record;
 
-pub use data::{DataSource, ImageList};
+pub use data::{DataSource, ImageList, Images};
 pub use record::{record, Progress, RecordConfig, Summary};
 
 /// Everything that can stop a recording, each naming its file or flag.
@@ -16,6 +16,8 @@ pub enum Error {
     Image(#[from] saev_imaging::Error),
     #[error(transparent)]
     Shards(#[from] saev_shards::Error),
+    #[error(transparent)]
+    Dataset(#[from] saev_datasets::Error),
     #[error(transparent)]
     Load(#[from] saev_vit::LoadError),
     #[error(transparent)]

@@ -11,8 +11,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use burn::prelude::*;
-use rayon::prelude::*;
-use saev_imaging::{ClipTransform, Image8};
+use saev_imaging::ClipTransform;
 use saev_shards::{Labels, Metadata, ShardWriter, WriterOptions};
 use saev_vit::{load_pretrained, resolve_model, VisionTransformer};
 
@@ -135,7 +134,7 @@ pub fn record<B: Backend>(
 ) -> Result<Summary, Error> {
     let started = Instant::now();
     let images = cfg.data.list()?;
-    let n_imgs = images.paths.len() as u64;
+    let n_imgs = images.len() as u64;
     let files = resolve_model(&cfg.model_ckpt, cfg.model_dir.as_deref())?;
     tracing::info!(weights = %files.weights.display(), "loading model");
     let vit: VisionTransformer<B> = load_pretrained(&files, device)?;
@@ -147,11 +146,7 @@ pub fn record<B: Backend>(
     let labels = Labels {
         classes: images.classes.clone(),
         targets: images.targets.clone(),
-        paths: images
-            .paths
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
+        paths: images.origins.clone(),
     };
     labels.save(&root)?;
     let resumed_at = writer.n_written();
@@ -162,7 +157,6 @@ pub fn record<B: Backend>(
         ..ClipTransform::default()
     };
     let (tx, rx) = mpsc::sync_channel::<Result<PixelBatch, Error>>(2);
-    let paths = images.paths.clone();
     let batch_size = cfg.vit_batch_size.max(1);
     let n_workers = cfg.n_workers.max(1);
     let producer = std::thread::spawn(move || {
@@ -174,18 +168,13 @@ pub fn record<B: Backend>(
         let side = transform.size;
         let per_img = 3 * side * side;
         let mut start = resumed_at as usize;
-        while start < paths.len() {
-            let end = (start + batch_size).min(paths.len());
+        while start < images.len() {
+            let end = (start + batch_size).min(images.len());
             let mut pixels = vec![0.0f32; (end - start) * per_img];
-            let decoded: Result<(), Error> = pool.install(|| {
-                pixels
-                    .par_chunks_mut(per_img)
-                    .zip(&paths[start..end])
-                    .try_for_each(|(out, path)| {
-                        let img = Image8::open(path)?;
-                        transform.apply_into(&img, out);
-                        Ok(())
-                    })
+            let decoded = pool.install(|| {
+                images.decode_batch(start, end, &mut pixels, per_img, |img, out| {
+                    transform.apply_into(img, out)
+                })
             });
             let item = decoded.map(|()| PixelBatch {
                 start: start as u64,

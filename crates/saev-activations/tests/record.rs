@@ -171,3 +171,66 @@ fn undecodable_image_stops_with_its_name() {
         "{err}"
     );
 }
+
+#[test]
+fn imagenet_parquet_records_in_datasets_order_with_hf_class_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = repo().join("fixtures/imagenet-parquet");
+    let mut cfg = config(&fixture, &tmp.path().join("shards"), 0);
+    cfg.data = DataSource::Imagenet {
+        root: fixture.clone(),
+        split: "train".into(),
+    };
+    let summary = record::<Flex>(&cfg, &Default::default(), |_| {}).unwrap();
+    assert_eq!(summary.n_imgs, 9);
+    let md = saev_shards::Metadata::load(&summary.root).unwrap();
+    assert_eq!(
+        md.data,
+        "ImagenetDataset(name='ILSVRC/imagenet-1k', split='train')"
+    );
+    let labels = Labels::load(&summary.root).unwrap().unwrap();
+    assert_eq!(labels.classes[0], "tench, Tinca tinca");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("expected.json")).unwrap())
+            .unwrap();
+    let want: Vec<u32> = expected["train"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(labels.targets, want);
+    assert!(
+        labels.paths[5].ends_with("train-00001-of-00002.parquet#0"),
+        "{}",
+        labels.paths[5]
+    );
+
+    // The same images as files in one class folder record to the same values.
+    let folder = tmp.path().join("as-files/all");
+    std::fs::create_dir_all(&folder).unwrap();
+    let images = saev_datasets::imagenet::ParquetImages::open(&fixture, "train").unwrap();
+    for (i, row) in images.read(0, 9).unwrap().iter().enumerate() {
+        std::fs::write(folder.join(format!("{i:02}.img.png")), &row.bytes).unwrap();
+    }
+    let mut by_files = config(&tmp.path().join("as-files"), &tmp.path().join("shards2"), 0);
+    by_files.data = DataSource::ImageFolder {
+        root: tmp.path().join("as-files"),
+    };
+    let other = record::<Flex>(&by_files, &Default::default(), |_| {}).unwrap();
+    let open = |root: &Path| {
+        Dataset::open(DataLoad {
+            shard_root: root.to_path_buf(),
+            patches: Patches::Cls,
+            layer: Layer::Index(-2),
+            scale_mean: Scale::Off,
+            scale_norm: Scale::Off,
+            ..DataLoad::default()
+        })
+        .unwrap()
+    };
+    let (a, b) = (open(&summary.root), open(&other.root));
+    for i in 0..9 {
+        assert_eq!(a.get(i).unwrap().act, b.get(i).unwrap().act, "image {i}");
+    }
+}

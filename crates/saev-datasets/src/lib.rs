@@ -8,6 +8,8 @@
 //! - [`mat`] reads the numeric arrays of MATLAB v5 `.mat` files (what
 //!   `scipy.io.savemat` and MATLAB's default `-v7` write), which is how
 //!   Flowers-102 ships its labels and splits.
+//! - [`imagenet`] reads Hugging Face's ImageNet-1K parquet files offline, in
+//!   `datasets`' order.
 //!
 //! ```no_run
 //! let dir = std::path::Path::new("/data/flowers102");
@@ -20,6 +22,7 @@
 
 mod error;
 pub mod flowers102;
+pub mod imagenet;
 pub mod mat;
 
 pub use error::{Error, Result};
