@@ -234,3 +234,37 @@ fn imagenet_parquet_records_in_datasets_order_with_hf_class_names() {
         assert_eq!(a.get(i).unwrap().act, b.get(i).unwrap().act, "image {i}");
     }
 }
+
+#[test]
+fn interrupted_recording_resumes_to_the_same_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = image_folder(tmp.path());
+    let full = record::<Flex>(
+        &config(&root, &tmp.path().join("full"), 196),
+        &Default::default(),
+        |_| {},
+    )
+    .unwrap();
+
+    // A run that died after its first batch: the store holds 4 of 6 images.
+    let cfg = config(&root, &tmp.path().join("cut"), 196);
+    let md = cfg.metadata(6);
+    let mut writer =
+        saev_shards::ShardWriter::create(&cfg.dump_to, md, Default::default()).unwrap();
+    let per_img = writer.layout().image_floats();
+    let store = saev_shards::Store::open(&full.root).unwrap();
+    let first_four: Vec<f32> = (0..4).flat_map(|i| store.image(i).to_vec()).collect();
+    assert_eq!(first_four.len(), 4 * per_img);
+    writer.append(&first_four).unwrap();
+    drop(writer);
+
+    let resumed = record::<Flex>(&cfg, &Default::default(), |_| {}).unwrap();
+    assert_eq!((resumed.resumed_at, resumed.recorded), (4, 2));
+    let (a, b) = (
+        saev_shards::Store::open(&full.root).unwrap(),
+        saev_shards::Store::open(&resumed.root).unwrap(),
+    );
+    for i in 0..6 {
+        assert_eq!(a.image(i), b.image(i), "image {i}");
+    }
+}
