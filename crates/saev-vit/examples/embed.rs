@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cfg.layers,
         cfg.n_patches()
     );
-    // A gray image: 0.5 in every channel before CLIP's normalization.
+    // A flat image: 0.1 in every channel after CLIP's normalization.
     let side = cfg.image_size;
     let pixels = Tensor::<Flex, 4>::full([1, 3, side, side], 0.1, &device);
     let block = cfg.block_index(-2).expect("at least two blocks");
