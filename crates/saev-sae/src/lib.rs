@@ -1,0 +1,28 @@
+//! saev's sparse autoencoders, for other Rust code to build on.
+//!
+//! - [`Sae`] and [`SaeConfig`]: the ReLU SAE exactly as saev defines it
+//!   (weights `W_enc [D, S]`, `b_enc [S]`, `W_dec [S, D]`, `b_dec [D]`).
+//! - [`Trainer`]: saev's training step (unit-norm decoder rows, parallel
+//!   gradient removal, Adam with linear warm-ups) with gradients written out
+//!   by hand and matrix products through `gemm`, so a step on the CPU costs
+//!   little more than its four products. [`gradients`] exposes the step's
+//!   gradients for checking.
+//!
+//! Knows nothing of images or shards: batches are `&[f32]` rows.
+//!
+//! ```
+//! use saev_sae::{Sae, SaeConfig, TrainConfig, Trainer};
+//! let sae = Sae::new(SaeConfig { d_vit: 8, exp_factor: 4, ..SaeConfig::default() });
+//! let mut trainer = Trainer::new(sae, TrainConfig { lr: 1e-3, n_lr_warmup: 10, n_sparsity_warmup: 10 });
+//! let batch = vec![0.5f32; 16 * 8];
+//! let losses = trainer.step(&batch);
+//! assert!(losses.mse.is_finite());
+//! ```
+
+mod matmul;
+mod sae;
+mod train;
+
+pub use matmul::{matmul, View};
+pub use sae::{Losses, Sae, SaeConfig};
+pub use train::{gradients, remove_parallel, warmup, Grads, TrainConfig, Trainer};

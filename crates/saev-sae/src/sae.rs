@@ -1,0 +1,226 @@
+//! saev's ReLU sparse autoencoder (see docs/sae.md for the definition).
+//!
+//! ```text
+//! f     = relu((x - b_dec) @ W_enc + b_enc)        W_enc [D, S], b_enc [S]
+//! x_hat = f @ W_dec + b_dec                        W_dec [S, D], b_dec [D]
+//! mse   = mean over batch and dims of (x_hat - x)^2
+//! l1    = batch mean of sum_S f;   l0 = batch mean of #(f > 0)
+//! loss  = mse + coeff * l1
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::matmul::{matmul, View};
+
+/// saev's `SparseAutoencoder` config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SaeConfig {
+    pub d_vit: usize,
+    pub exp_factor: usize,
+    pub sparsity_coeff: f32,
+    /// Examples whose mean initializes `b_dec` (0 skips it).
+    pub n_reinit_samples: usize,
+    /// Rescale `W_dec`'s rows to unit norm before every step.
+    pub normalize_w_dec: bool,
+    /// Remove the part of each `W_dec` row's gradient parallel to the row.
+    pub remove_parallel_grads: bool,
+    pub seed: u64,
+}
+
+impl Default for SaeConfig {
+    /// saev's defaults.
+    fn default() -> Self {
+        Self {
+            d_vit: 1024,
+            exp_factor: 16,
+            sparsity_coeff: 4e-4,
+            n_reinit_samples: 1024 * 16 * 32,
+            normalize_w_dec: true,
+            remove_parallel_grads: true,
+            seed: 0,
+        }
+    }
+}
+
+impl SaeConfig {
+    /// SAE width `S = d_vit * exp_factor`.
+    pub fn d_sae(&self) -> usize {
+        self.d_vit * self.exp_factor
+    }
+}
+
+/// The four parameters, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sae {
+    pub cfg: SaeConfig,
+    pub w_enc_DS: Vec<f32>,
+    pub b_enc_S: Vec<f32>,
+    pub w_dec_SD: Vec<f32>,
+    pub b_dec_D: Vec<f32>,
+}
+
+/// Loss terms of one batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Losses {
+    pub loss: f32,
+    pub mse: f32,
+    pub l1: f32,
+    pub l0: f32,
+}
+
+/// PyTorch's `kaiming_uniform_` bound for a `[rows, cols]` tensor: `sqrt(6 / cols)`
+/// (fan-in is `size(1)`, gain `sqrt(2)`, `a = 0`).
+fn kaiming_uniform(rows: usize, cols: usize, rng: &mut saev_rng::Pcg64) -> Vec<f32> {
+    let bound = (6.0 / cols as f64).sqrt();
+    (0..rows * cols)
+        .map(|_| {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            ((2.0 * u - 1.0) * bound) as f32
+        })
+        .collect()
+}
+
+impl Sae {
+    /// Fresh weights: `kaiming_uniform_` bounds on `W_enc` and `W_dec`, zero biases.
+    pub fn new(cfg: SaeConfig) -> Self {
+        let (d, s) = (cfg.d_vit, cfg.d_sae());
+        let mut rng = saev_rng::Pcg64::from_seed(cfg.seed);
+        let w_enc_DS = kaiming_uniform(d, s, &mut rng);
+        let w_dec_SD = kaiming_uniform(s, d, &mut rng);
+        Self {
+            b_enc_S: vec![0.0; s],
+            b_dec_D: vec![0.0; d],
+            w_enc_DS,
+            w_dec_SD,
+            cfg,
+        }
+    }
+
+    /// Build from given weights (shapes checked).
+    pub fn from_weights(
+        cfg: SaeConfig,
+        w_enc_DS: Vec<f32>,
+        b_enc_S: Vec<f32>,
+        w_dec_SD: Vec<f32>,
+        b_dec_D: Vec<f32>,
+    ) -> Self {
+        let (d, s) = (cfg.d_vit, cfg.d_sae());
+        assert_eq!(
+            (w_enc_DS.len(), b_enc_S.len(), w_dec_SD.len(), b_dec_D.len()),
+            (d * s, s, s * d, d),
+            "weight shapes"
+        );
+        Self {
+            cfg,
+            w_enc_DS,
+            b_enc_S,
+            w_dec_SD,
+            b_dec_D,
+        }
+    }
+
+    pub fn d_vit(&self) -> usize {
+        self.cfg.d_vit
+    }
+
+    pub fn d_sae(&self) -> usize {
+        self.cfg.d_sae()
+    }
+
+    /// `b_dec` = mean of `acts_ND` (saev's `init_b_dec`).
+    pub fn init_b_dec(&mut self, acts_ND: &[f32]) {
+        let d = self.d_vit();
+        let n = acts_ND.len() / d;
+        let mut sum = vec![0.0f64; d];
+        for row in acts_ND.chunks_exact(d) {
+            sum.iter_mut()
+                .zip(row)
+                .for_each(|(s, &x)| *s += f64::from(x));
+        }
+        self.b_dec_D = sum.iter().map(|s| (s / n as f64) as f32).collect();
+    }
+
+    /// Rows of `W_dec` to unit L2 norm.
+    pub fn normalize_w_dec(&mut self) {
+        let d = self.d_vit();
+        for row in self.w_dec_SD.chunks_exact_mut(d) {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+
+    /// Pre-activations `(x - b_dec) @ W_enc + b_enc` into `pre_BS`; returns `x - b_dec`.
+    pub fn pre_activations(&self, x_BD: &[f32], pre_BS: &mut [f32]) -> Vec<f32> {
+        let (d, s) = (self.d_vit(), self.d_sae());
+        let b = x_BD.len() / d;
+        let mut xc_BD = x_BD.to_vec();
+        for row in xc_BD.chunks_exact_mut(d) {
+            row.iter_mut().zip(&self.b_dec_D).for_each(|(x, m)| *x -= m);
+        }
+        for row in pre_BS.chunks_exact_mut(s) {
+            row.copy_from_slice(&self.b_enc_S);
+        }
+        matmul(
+            pre_BS,
+            View::new(&xc_BD, b, d),
+            View::new(&self.w_enc_DS, d, s),
+            true,
+        );
+        xc_BD
+    }
+
+    /// `f = relu(pre)`.
+    pub fn encode(&self, x_BD: &[f32]) -> Vec<f32> {
+        let b = x_BD.len() / self.d_vit();
+        let mut f_BS = vec![0.0; b * self.d_sae()];
+        self.pre_activations(x_BD, &mut f_BS);
+        f_BS.iter_mut().for_each(|v| *v = v.max(0.0));
+        f_BS
+    }
+
+    /// `x_hat = f @ W_dec + b_dec`.
+    pub fn decode(&self, f_BS: &[f32]) -> Vec<f32> {
+        let (d, s) = (self.d_vit(), self.d_sae());
+        let b = f_BS.len() / s;
+        let mut x_hat_BD: Vec<f32> = self.b_dec_D.iter().copied().cycle().take(b * d).collect();
+        matmul(
+            &mut x_hat_BD,
+            View::new(f_BS, b, s),
+            View::new(&self.w_dec_SD, s, d),
+            true,
+        );
+        x_hat_BD
+    }
+
+    /// The loss terms of a batch with sparsity coefficient `coeff`.
+    pub fn losses(&self, x_BD: &[f32], coeff: f32) -> Losses {
+        let f_BS = self.encode(x_BD);
+        let x_hat_BD = self.decode(&f_BS);
+        losses_of(x_BD, &x_hat_BD, &f_BS, self.d_sae(), coeff)
+    }
+}
+
+/// Loss terms from a batch, its reconstruction and its latents.
+pub(crate) fn losses_of(
+    x_BD: &[f32],
+    x_hat_BD: &[f32],
+    f_BS: &[f32],
+    s: usize,
+    coeff: f32,
+) -> Losses {
+    let b = f_BS.len() / s;
+    let sq: f64 = x_BD
+        .iter()
+        .zip(x_hat_BD)
+        .map(|(x, y)| f64::from(y - x).powi(2))
+        .sum();
+    let mse = (sq / x_BD.len() as f64) as f32;
+    let l1 = (f_BS.iter().map(|&v| f64::from(v)).sum::<f64>() / b as f64) as f32;
+    let l0 = f_BS.iter().filter(|&&v| v > 0.0).count() as f32 / b as f32;
+    Losses {
+        loss: mse + coeff * l1,
+        mse,
+        l1,
+        l0,
+    }
+}
