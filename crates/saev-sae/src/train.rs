@@ -17,6 +17,8 @@
 //! g_bdec -= W_enc g_benc                            (b_dec also enters the encoder)
 //! ```
 
+use rayon::prelude::*;
+
 use crate::matmul::{matmul, View};
 use crate::sae::{losses_of, Losses, Sae};
 
@@ -88,14 +90,20 @@ pub struct Trainer {
 }
 
 /// Compute the loss terms and gradients of `sae` on a batch (no update).
+///
+/// The `[B, S]` work is done in place and in parallel: `f` overwrites the
+/// pre-activations (`f > 0` exactly where `pre > 0`, so it doubles as the
+/// ReLU mask), and column sums are products with a row of ones.
 pub fn gradients(sae: &Sae, x_BD: &[f32], coeff: f32) -> (Losses, Grads) {
     let (d, s) = (sae.d_vit(), sae.d_sae());
     let b = x_BD.len() / d;
-    let mut pre_BS = vec![0.0; b * s];
-    let xc_BD = sae.pre_activations(x_BD, &mut pre_BS);
-    let f_BS: Vec<f32> = pre_BS.iter().map(|v| v.max(0.0)).collect();
+    let mut f_BS = vec![0.0; b * s];
+    let xc_BD = sae.pre_activations(x_BD, &mut f_BS);
+    f_BS.par_chunks_mut(1 << 16)
+        .for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
     let x_hat_BD = sae.decode(&f_BS);
     let losses = losses_of(x_BD, &x_hat_BD, &f_BS, s, coeff);
+    let ones_B = vec![1.0f32; b];
 
     let scale = 2.0 / (b * d) as f32;
     let g_xhat_BD: Vec<f32> = x_hat_BD
@@ -111,10 +119,13 @@ pub fn gradients(sae: &Sae, x_BD: &[f32], coeff: f32) -> (Losses, Grads) {
         false,
     );
     let mut b_dec_D = vec![0.0; d];
-    for row in g_xhat_BD.chunks_exact(d) {
-        b_dec_D.iter_mut().zip(row).for_each(|(g, v)| *g += v);
-    }
-    // g_pre = (g_xhat W_dec^T + c / B) masked by pre > 0, computed in place.
+    matmul(
+        &mut b_dec_D,
+        View::new(&ones_B, 1, b),
+        View::new(&g_xhat_BD, b, d),
+        false,
+    );
+    // g_pre = (g_xhat W_dec^T + c / B) where f > 0, else 0.
     let mut g_pre_BS = vec![coeff / b as f32; b * s];
     matmul(
         &mut g_pre_BS,
@@ -122,11 +133,16 @@ pub fn gradients(sae: &Sae, x_BD: &[f32], coeff: f32) -> (Losses, Grads) {
         View::new(&sae.w_dec_SD, s, d).t(),
         true,
     );
-    g_pre_BS.iter_mut().zip(&pre_BS).for_each(|(g, p)| {
-        if *p <= 0.0 {
-            *g = 0.0;
-        }
-    });
+    g_pre_BS
+        .par_chunks_mut(1 << 16)
+        .zip(f_BS.par_chunks(1 << 16))
+        .for_each(|(g, f)| {
+            g.iter_mut().zip(f).for_each(|(g, f)| {
+                if *f <= 0.0 {
+                    *g = 0.0
+                }
+            })
+        });
     let mut w_enc_DS = vec![0.0; d * s];
     matmul(
         &mut w_enc_DS,
@@ -135,9 +151,12 @@ pub fn gradients(sae: &Sae, x_BD: &[f32], coeff: f32) -> (Losses, Grads) {
         false,
     );
     let mut b_enc_S = vec![0.0; s];
-    for row in g_pre_BS.chunks_exact(s) {
-        b_enc_S.iter_mut().zip(row).for_each(|(g, v)| *g += v);
-    }
+    matmul(
+        &mut b_enc_S,
+        View::new(&ones_B, 1, b),
+        View::new(&g_pre_BS, b, s),
+        false,
+    );
     // b_dec's encoder path: -W_enc g_benc.
     for (g, row) in b_dec_D.iter_mut().zip(sae.w_enc_DS.chunks_exact(s)) {
         *g -= row.iter().zip(&b_enc_S).map(|(w, gb)| w * gb).sum::<f32>();

@@ -14,6 +14,21 @@ use crate::cmd::device::Device;
 pub enum Bench {
     /// Forward-pass throughput of a ViT preset with random weights.
     Vit(VitBench),
+    /// Training-step throughput of saev's ReLU SAE on random data (CPU).
+    Sae(SaeBench),
+}
+
+#[derive(Args)]
+pub struct SaeBench {
+    #[arg(long = "d-vit", default_value_t = 768)]
+    d_vit: usize,
+    #[arg(long = "exp-factor", default_value_t = 16)]
+    exp_factor: usize,
+    #[arg(long = "batch-size", default_value_t = 4096)]
+    batch_size: usize,
+    /// Seconds to measure (after one warm-up step).
+    #[arg(long, default_value_t = 20.0)]
+    seconds: f64,
 }
 
 #[derive(Args)]
@@ -36,6 +51,11 @@ pub struct VitBench {
 impl Bench {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
+            Bench::Sae(args) => {
+                let out = sae_rate(&args);
+                println!("{out}");
+                Ok(ExitCode::SUCCESS)
+            }
             Bench::Vit(args) => {
                 let config = VitConfig::preset(&args.config).ok_or_else(|| {
                     anyhow::anyhow!(
@@ -102,4 +122,51 @@ fn forward_rate<B: Backend>(
         (batches * args.batch_size) as f64 / start.elapsed().as_secs_f64(),
         batches,
     )
+}
+
+/// Peak resident memory of this process in bytes (Linux `VmHWM`).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn sae_rate(args: &SaeBench) -> serde_json::Value {
+    use saev_sae::{Sae, SaeConfig, TrainConfig, Trainer};
+    let cfg = SaeConfig {
+        d_vit: args.d_vit,
+        exp_factor: args.exp_factor,
+        ..SaeConfig::default()
+    };
+    let mut trainer = Trainer::new(
+        Sae::new(cfg),
+        TrainConfig {
+            lr: 1e-4,
+            n_lr_warmup: 10,
+            n_sparsity_warmup: 10,
+        },
+    );
+    let mut rng = saev_rng::Pcg64::from_seed(0);
+    let batch: Vec<f32> = (0..args.batch_size * args.d_vit)
+        .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0)
+        .collect();
+    trainer.step(&batch);
+    let budget = Duration::from_secs_f64(args.seconds);
+    let start = Instant::now();
+    let mut steps = 0;
+    while start.elapsed() < budget {
+        trainer.step(&batch);
+        steps += 1;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    json!({
+        "d_vit": args.d_vit,
+        "exp_factor": args.exp_factor,
+        "batch_size": args.batch_size,
+        "steps": steps,
+        "examples_per_s": (steps * args.batch_size) as f64 / seconds,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "threads": rayon_threads(),
+    })
 }
