@@ -21,6 +21,7 @@
 
 mod matmul;
 mod sae;
+pub mod sweep;
 mod train;
 
 pub use matmul::{matmul, View};
