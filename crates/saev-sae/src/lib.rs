@@ -19,11 +19,13 @@
 //! assert!(losses.mse.is_finite());
 //! ```
 
+mod checkpoint;
 mod matmul;
 mod sae;
 pub mod sweep;
 mod train;
 
+pub use checkpoint::CheckpointError;
 pub use matmul::{matmul, View};
 pub use sae::{Losses, Sae, SaeConfig};
 pub use train::{gradients, remove_parallel, warmup, Grads, TrainConfig, Trainer};

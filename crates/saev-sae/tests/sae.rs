@@ -218,3 +218,34 @@ fn steps_match_saev_pytorch_weight_by_weight() {
         }
     }
 }
+
+#[test]
+fn checkpoint_round_trip_and_errors() {
+    let dir = std::env::temp_dir().join(format!("saev-sae-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (sae, x) = random_sae(6, 3, 0.02);
+    let mut t = Trainer::new(
+        sae,
+        TrainConfig {
+            lr: 1e-2,
+            n_lr_warmup: 0,
+            n_sparsity_warmup: 0,
+        },
+    );
+    t.step(&x);
+    let path = dir.join("sae.safetensors");
+    t.sae.save(&path).unwrap();
+    assert!(!dir.join("sae.safetensors.tmp").exists());
+    let back = Sae::load(&path).unwrap();
+    assert_eq!(back, t.sae);
+    // Shapes follow saev's names.
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("W_enc").unwrap().shape(), [6, 18]);
+    assert_eq!(st.tensor("W_dec").unwrap().shape(), [18, 6]);
+    // A truncated file names itself.
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Sae::load(&path).unwrap_err().to_string();
+    assert!(err.contains("sae.safetensors"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
