@@ -15,7 +15,7 @@
 //! let sae = Sae::new(SaeConfig { d_vit: 8, exp_factor: 4, ..SaeConfig::default() });
 //! let mut trainer = Trainer::new(sae, TrainConfig { lr: 1e-3, n_lr_warmup: 10, n_sparsity_warmup: 10 });
 //! let batch = vec![0.5f32; 16 * 8];
-//! let losses = trainer.step(&batch);
+//! let losses = trainer.step(&batch).expect("finite loss");
 //! assert!(losses.mse.is_finite());
 //! ```
 
@@ -28,4 +28,4 @@ mod train;
 pub use checkpoint::CheckpointError;
 pub use matmul::{matmul, View};
 pub use sae::{Losses, Sae, SaeConfig};
-pub use train::{gradients, remove_parallel, warmup, Grads, TrainConfig, Trainer};
+pub use train::{gradients, remove_parallel, warmup, Grads, NonFiniteLoss, TrainConfig, Trainer};

@@ -39,6 +39,14 @@ pub fn warmup(target: f32, step: u64, n: u64) -> f32 {
     }
 }
 
+/// A step whose loss was NaN or infinite (the SAE was left unchanged).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("SAE training diverged at step {step}: loss {} (mse {}, l1 {}); the weights of the last good step are kept", losses.loss, losses.mse, losses.l1)]
+pub struct NonFiniteLoss {
+    pub step: u64,
+    pub losses: Losses,
+}
+
 /// Gradients of the four parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grads {
@@ -210,13 +218,28 @@ impl Trainer {
     }
 
     /// One training step on a `[B, d_vit]` batch; returns the batch's losses
-    /// (computed before the update).
-    pub fn step(&mut self, x_BD: &[f32]) -> Losses {
+    /// (computed before the update). A NaN or infinite loss stops before
+    /// anything changes, so the weights stay those of the last good step.
+    pub fn step(&mut self, x_BD: &[f32]) -> Result<Losses, NonFiniteLoss> {
         let (lr, coeff) = self.schedule();
+        let before = self
+            .sae
+            .cfg
+            .normalize_w_dec
+            .then(|| self.sae.w_dec_SD.clone());
         if self.sae.cfg.normalize_w_dec {
             self.sae.normalize_w_dec();
         }
         let (losses, mut g) = gradients(&self.sae, x_BD, coeff);
+        if !losses.loss.is_finite() {
+            if let Some(w) = before {
+                self.sae.w_dec_SD = w;
+            }
+            return Err(NonFiniteLoss {
+                step: self.step,
+                losses,
+            });
+        }
         if self.sae.cfg.remove_parallel_grads {
             remove_parallel(&mut g.w_dec_SD, &self.sae.w_dec_SD, self.sae.d_vit());
         }
@@ -227,6 +250,6 @@ impl Trainer {
         b.update(&mut self.sae.b_enc_S, &g.b_enc_S, lr, t);
         c.update(&mut self.sae.w_dec_SD, &g.w_dec_SD, lr, t);
         d.update(&mut self.sae.b_dec_D, &g.b_dec_D, lr, t);
-        losses
+        Ok(losses)
     }
 }

@@ -139,7 +139,7 @@ fn warmups_start_at_zero_and_reach_the_target() {
         },
     );
     assert_eq!(t.schedule(), (0.0, 0.0));
-    t.step(&x);
+    t.step(&x).unwrap();
     // Step 0 ran at lr 0: only the W_dec normalization changed the weights.
     let mut normalized = sae.clone();
     normalized.normalize_w_dec();
@@ -190,7 +190,9 @@ fn steps_match_saev_pytorch_weight_by_weight() {
     let batches = w("batches");
     let (mse, l0) = (w("mse"), w("l0"));
     for step in 0..5 {
-        let losses = t.step(&batches[step * 16 * 8..(step + 1) * 16 * 8]);
+        let losses = t
+            .step(&batches[step * 16 * 8..(step + 1) * 16 * 8])
+            .unwrap();
         assert!(
             (losses.mse - mse[step]).abs() <= 1e-5 * mse[step],
             "step {step} mse {} vs {}",
@@ -232,7 +234,7 @@ fn checkpoint_round_trip_and_errors() {
             n_sparsity_warmup: 0,
         },
     );
-    t.step(&x);
+    t.step(&x).unwrap();
     let path = dir.join("sae.safetensors");
     t.sae.save(&path).unwrap();
     assert!(!dir.join("sae.safetensors.tmp").exists());
@@ -248,4 +250,25 @@ fn checkpoint_round_trip_and_errors() {
     let err = Sae::load(&path).unwrap_err().to_string();
     assert!(err.contains("sae.safetensors"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_nan_loss_stops_the_step_and_keeps_the_weights() {
+    let (sae, mut x) = random_sae(4, 2, 0.01);
+    let mut t = Trainer::new(
+        sae,
+        TrainConfig {
+            lr: 1e-2,
+            n_lr_warmup: 0,
+            n_sparsity_warmup: 0,
+        },
+    );
+    t.step(&x).unwrap();
+    let good = t.sae.clone();
+    x[3] = f32::NAN;
+    let err = t.step(&x).unwrap_err();
+    assert_eq!(err.step, 1);
+    assert!(err.to_string().contains("diverged at step 1"), "{err}");
+    assert_eq!(t.sae, good);
+    assert_eq!(t.step, 1);
 }

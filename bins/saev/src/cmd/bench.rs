@@ -151,12 +151,12 @@ fn sae_rate(args: &SaeBench) -> serde_json::Value {
     let batch: Vec<f32> = (0..args.batch_size * args.d_vit)
         .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0)
         .collect();
-    trainer.step(&batch);
+    trainer.step(&batch).expect("finite loss on random data");
     let budget = Duration::from_secs_f64(args.seconds);
     let start = Instant::now();
     let mut steps = 0;
     while start.elapsed() < budget {
-        trainer.step(&batch);
+        trainer.step(&batch).expect("finite loss on random data");
         steps += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
