@@ -20,6 +20,7 @@
 //! ```
 
 mod checkpoint;
+pub mod eval;
 mod matmul;
 mod sae;
 pub mod sweep;

@@ -272,3 +272,41 @@ fn a_nan_loss_stops_the_step_and_keeps_the_weights() {
     assert_eq!(t.sae, good);
     assert_eq!(t.step, 1);
 }
+
+#[test]
+fn evaluation_matches_a_direct_computation() {
+    use saev_sae::eval::Evaluator;
+    let (sae, x) = random_sae(4, 2, 0.01); // 5 examples
+    let mut ev = Evaluator::new(&sae);
+    ev.update(&sae, &x[..3 * 4]);
+    ev.update(&sae, &x[3 * 4..]);
+    let m = ev.finish();
+    let f = sae.encode(&x);
+    let x_hat = sae.decode(&f);
+    let l0 = f.iter().filter(|&&v| v > 0.0).count() as f64 / 5.0;
+    let l1 = f.iter().map(|&v| v as f64).sum::<f64>() / 5.0;
+    let sq: f64 = x
+        .iter()
+        .zip(&x_hat)
+        .map(|(a, b)| ((b - a) as f64).powi(2))
+        .sum();
+    let mean: Vec<f64> = (0..4)
+        .map(|j| (0..5).map(|i| x[i * 4 + j] as f64).sum::<f64>() / 5.0)
+        .collect();
+    let var: f64 = (0..20).map(|k| (x[k] as f64 - mean[k % 4]).powi(2)).sum();
+    assert_eq!(m.n_examples, 5);
+    assert!((m.l0 - l0).abs() < 1e-9 && (m.l1 - l1).abs() < 1e-5);
+    assert!((m.mse - sq / 20.0).abs() < 1e-6);
+    assert!((m.explained_variance - (1.0 - sq / var)).abs() < 1e-6);
+    for j in 0..8 {
+        let fired: Vec<f32> = (0..5).map(|i| f[i * 8 + j]).filter(|&v| v > 0.0).collect();
+        assert_eq!(m.freqs[j], fired.len() as f32 / 5.0);
+        if fired.is_empty() {
+            assert!(m.mean_values[j].is_nan());
+        } else {
+            let mv = fired.iter().sum::<f32>() / fired.len() as f32;
+            assert!((m.mean_values[j] - mv).abs() < 1e-5);
+        }
+    }
+    assert_eq!(m.n_dead, m.freqs.iter().filter(|&&v| v == 0.0).count());
+}
