@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Record ViT activations of an image dataset into a shard store.
     Activations(Box<cmd::activations::ActivationsArgs>),
+    /// Train SAEs on activation shards (saev's flags and sweep files).
+    Train(Box<cmd::train::TrainArgs>),
     /// Inspect, check, benchmark or synthesize activation-shard stores.
     #[command(subcommand)]
     Shards(cmd::shards::Shards),
@@ -46,6 +48,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Activations(args) => args.run(),
         Command::Shards(cmd) => cmd.run(),
+        Command::Train(args) => args.run(),
         Command::Bench(cmd) => cmd.run(),
         Command::Datasets(cmd) => cmd.run(),
     };

@@ -337,3 +337,81 @@ fn flowers102_turns_the_official_files_into_class_folders() {
     assert!(tmp.path().join("val/2/image_00007.jpg").is_file());
     assert!(tmp.path().join("test/3/image_00012.jpg").is_file());
 }
+
+#[test]
+fn train_runs_a_sweep_on_shared_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("shards");
+    let out = saev(&[
+        "shards",
+        "synth",
+        "--dump-to",
+        store.to_str().unwrap(),
+        "--n-imgs",
+        "600",
+        "--n-patches-per-img",
+        "0",
+        "--d-vit",
+        "8",
+    ]);
+    assert!(out.status.success());
+    let sweep = tmp.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "lr = [1e-3, 3e-3]\nn_lr_warmup = 2\n\n[sae]\nexp_factor = [2, 4]\n",
+    )
+    .unwrap();
+    let ckpt = tmp.path().join("ckpt");
+    let out = saev(&[
+        "train",
+        "--sweep",
+        sweep.to_str().unwrap(),
+        "--data.shard-root",
+        store.to_str().unwrap(),
+        "--data.patches",
+        "cls",
+        "--data.layer",
+        "-2",
+        "--sae.d-vit",
+        "8",
+        "--n-patches",
+        "2_000",
+        "--sae-batch-size",
+        "100",
+        "--log-every",
+        "5",
+        "--ckpt-path",
+        ckpt.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 SAEs in 1 group(s)"));
+    let runs: Vec<PathBuf> = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 4);
+    let mut widths = Vec::new();
+    for run in runs {
+        for f in [
+            "sae.safetensors",
+            "cfg.json",
+            "metrics.jsonl",
+            "eval.json",
+            "normalization.safetensors",
+        ] {
+            assert!(run.join(f).is_file(), "{} lacks {f}", run.display());
+        }
+        let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        assert_eq!(metrics.lines().count(), 4); // 20 steps, one line every 5
+        let eval: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+        assert_eq!(eval["n_examples"], 600);
+        widths.push(eval["freqs"].as_array().unwrap().len());
+    }
+    widths.sort();
+    assert_eq!(widths, [16, 16, 32, 32]);
+}

@@ -5,3 +5,4 @@ pub mod bench;
 pub mod datasets;
 pub mod device;
 pub mod shards;
+pub mod train;
