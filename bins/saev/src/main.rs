@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod alloc;
 mod cmd;
 mod data_args;
+mod pyargs;
 
 #[derive(Parser)]
 #[command(

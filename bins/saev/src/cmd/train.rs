@@ -17,16 +17,8 @@ use saev_sae::{Sae, SaeConfig, TrainConfig, Trainer};
 use saev_shards::{loader, DataLoad, Dataset, Scale};
 use serde_json::json;
 
-use crate::cmd::activations::py_int;
 use crate::data_args::DataArgs;
-
-fn py_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "True" | "true" => Ok(true),
-        "False" | "false" => Ok(false),
-        _ => Err(format!("expected True or False, got {s:?}")),
-    }
-}
+use crate::pyargs::{py_bool, py_int};
 
 #[derive(Args)]
 pub struct TrainArgs {
