@@ -1,7 +1,9 @@
 //! saev's sparse autoencoders, for other Rust code to build on.
 //!
 //! - [`Sae`] and [`SaeConfig`]: the ReLU SAE exactly as saev defines it
-//!   (weights `W_enc [D, S]`, `b_enc [S]`, `W_dec [S, D]`, `b_dec [D]`).
+//!   (weights `W_enc [D, S]`, `b_enc [S]`, `W_dec [S, D]`, `b_dec [D]`),
+//!   plus the TopK and BatchTopK [`Activation`]s, the AuxK loss and the
+//!   Matryoshka objective ([`objective`]).
 //! - [`Trainer`]: saev's training step (unit-norm decoder rows, parallel
 //!   gradient removal, Adam with linear warm-ups) with gradients written out
 //!   by hand and matrix products through `gemm`, so a step on the CPU costs
@@ -13,20 +15,27 @@
 //! ```
 //! use saev_sae::{Sae, SaeConfig, TrainConfig, Trainer};
 //! let sae = Sae::new(SaeConfig { d_vit: 8, exp_factor: 4, ..SaeConfig::default() });
-//! let mut trainer = Trainer::new(sae, TrainConfig { lr: 1e-3, n_lr_warmup: 10, n_sparsity_warmup: 10 });
+//! let mut trainer = Trainer::new(sae, TrainConfig { lr: 1e-3, n_lr_warmup: 10, n_sparsity_warmup: 10, ..TrainConfig::default() });
 //! let batch = vec![0.5f32; 16 * 8];
 //! let losses = trainer.step(&batch).expect("finite loss");
 //! assert!(losses.mse.is_finite());
 //! ```
 
+mod activation;
 mod checkpoint;
 pub mod eval;
 mod matmul;
+pub mod objective;
 mod sae;
 pub mod sweep;
 mod train;
 
+pub use activation::Activation;
 pub use checkpoint::CheckpointError;
-pub use matmul::{matmul, View};
+pub use matmul::{matmul, matmul_into, View};
+pub use objective::{AuxK, Matryoshka};
 pub use sae::{Losses, Sae, SaeConfig};
-pub use train::{gradients, remove_parallel, warmup, Grads, NonFiniteLoss, TrainConfig, Trainer};
+pub use train::{
+    gradients, remove_parallel, step_gradients, warmup, Grads, NonFiniteLoss, StepOptions,
+    StepOutput, TrainConfig, Trainer,
+};

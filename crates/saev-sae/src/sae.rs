@@ -1,15 +1,18 @@
 //! saev's ReLU sparse autoencoder (see docs/sae.md for the definition).
 //!
 //! ```text
-//! f     = relu((x - b_dec) @ W_enc + b_enc)        W_enc [D, S], b_enc [S]
+//! f     = act((x - b_dec) @ W_enc + b_enc)         W_enc [D, S], b_enc [S]
 //! x_hat = f @ W_dec + b_dec                        W_dec [S, D], b_dec [D]
 //! mse   = mean over batch and dims of (x_hat - x)^2
-//! l1    = batch mean of sum_S f;   l0 = batch mean of #(f > 0)
+//! l1    = batch mean of sum_S |f|;   l0 = batch mean of #(f != 0)
 //! loss  = mse + coeff * l1
 //! ```
+//!
+//! `act` is ReLU in the preprint; TopK and BatchTopK are in [`Activation`].
 
 use serde::{Deserialize, Serialize};
 
+use crate::activation::Activation;
 use crate::matmul::{matmul, View};
 
 /// saev's `SparseAutoencoder` config.
@@ -25,6 +28,9 @@ pub struct SaeConfig {
     /// Remove the part of each `W_dec` row's gradient parallel to the row.
     pub remove_parallel_grads: bool,
     pub seed: u64,
+    /// The nonlinearity (ReLU unless set; older configs have none).
+    #[serde(default)]
+    pub activation: Activation,
 }
 
 impl Default for SaeConfig {
@@ -38,6 +44,7 @@ impl Default for SaeConfig {
             normalize_w_dec: true,
             remove_parallel_grads: true,
             seed: 0,
+            activation: Activation::Relu,
         }
     }
 }
@@ -57,6 +64,8 @@ pub struct Sae {
     pub b_enc_S: Vec<f32>,
     pub w_dec_SD: Vec<f32>,
     pub b_dec_D: Vec<f32>,
+    /// BatchTopK's running inference threshold (0 for other activations).
+    pub threshold: f32,
 }
 
 /// Loss terms of one batch.
@@ -66,6 +75,8 @@ pub struct Losses {
     pub mse: f32,
     pub l1: f32,
     pub l0: f32,
+    /// The AuxK term (already weighted by `alpha`; 0 without AuxK).
+    pub aux: f32,
 }
 
 /// PyTorch's `kaiming_uniform_` bound for a `[rows, cols]` tensor: `sqrt(6 / cols)`
@@ -93,6 +104,7 @@ impl Sae {
             w_enc_DS,
             w_dec_SD,
             cfg,
+            threshold: 0.0,
         }
     }
 
@@ -116,6 +128,7 @@ impl Sae {
             b_enc_S,
             w_dec_SD,
             b_dec_D,
+            threshold: 0.0,
         }
     }
 
@@ -169,12 +182,15 @@ impl Sae {
         xc_BD
     }
 
-    /// `f = relu(pre)`.
+    /// `f = act(pre)`, the activation in inference mode (BatchTopK as a
+    /// JumpReLU at the running threshold).
     pub fn encode(&self, x_BD: &[f32]) -> Vec<f32> {
         let b = x_BD.len() / self.d_vit();
         let mut f_BS = vec![0.0; b * self.d_sae()];
         self.pre_activations(x_BD, &mut f_BS);
-        f_BS.iter_mut().for_each(|v| *v = v.max(0.0));
+        self.cfg
+            .activation
+            .apply_eval(&mut f_BS, self.d_sae(), self.threshold);
         f_BS
     }
 
@@ -215,12 +231,13 @@ pub(crate) fn losses_of(
         .map(|(x, y)| f64::from(y - x).powi(2))
         .sum();
     let mse = (sq / x_BD.len() as f64) as f32;
-    let l1 = (f_BS.iter().map(|&v| f64::from(v)).sum::<f64>() / b as f64) as f32;
-    let l0 = f_BS.iter().filter(|&&v| v > 0.0).count() as f32 / b as f32;
+    let l1 = (f_BS.iter().map(|&v| f64::from(v.abs())).sum::<f64>() / b as f64) as f32;
+    let l0 = f_BS.iter().filter(|&&v| v != 0.0).count() as f32 / b as f32;
     Losses {
         loss: mse + coeff * l1,
         mse,
         l1,
         l0,
+        aux: 0.0,
     }
 }

@@ -19,15 +19,37 @@
 
 use rayon::prelude::*;
 
-use crate::matmul::{matmul, View};
+use serde::{Deserialize, Serialize};
+
+use crate::matmul::{matmul, matmul_into, View};
+use crate::objective::{sample_prefixes, AuxK, Matryoshka};
 use crate::sae::{losses_of, Losses, Sae};
 
-/// Optimizer and schedule settings of one SAE.
-#[derive(Clone, Debug, PartialEq)]
+/// Optimizer, schedule and objective settings of one SAE.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub lr: f32,
     pub n_lr_warmup: u64,
     pub n_sparsity_warmup: u64,
+    /// The AuxK loss for dead latents (off unless set).
+    #[serde(default)]
+    pub aux: Option<AuxK>,
+    /// The Matryoshka objective (off unless set).
+    #[serde(default)]
+    pub matryoshka: Option<Matryoshka>,
+}
+
+impl Default for TrainConfig {
+    /// saev's defaults (`lr` 4e-4, 500 warm-up steps, no sparsity warm-up).
+    fn default() -> Self {
+        Self {
+            lr: 4e-4,
+            n_lr_warmup: 500,
+            n_sparsity_warmup: 0,
+            aux: None,
+            matryoshka: None,
+        }
+    }
 }
 
 /// `target * min(step, n) / n` (and `target` when `n` is 0).
@@ -94,63 +116,183 @@ pub struct Trainer {
     pub cfg: TrainConfig,
     /// Steps taken so far.
     pub step: u64,
+    /// Training examples since each latent last fired (tracked for AuxK).
+    pub since_fired_S: Vec<u64>,
     adam: [Moments; 4],
 }
 
-/// Compute the loss terms and gradients of `sae` on a batch (no update).
+/// What a step needs beyond the batch.
+#[derive(Clone, Copy, Debug)]
+pub struct StepOptions<'a> {
+    /// Sparsity coefficient of the L1 term.
+    pub coeff: f32,
+    /// Matryoshka prefix lengths, increasing, the last equal to `d_sae`
+    /// (`None`: the plain reconstruction loss).
+    pub prefixes: Option<&'a [usize]>,
+    /// AuxK settings and the latents dead before this batch (`dead_S`);
+    /// latents that fire in this batch are not dead.
+    pub aux: Option<(AuxK, &'a [bool])>,
+}
+
+/// The loss terms and gradients of one batch, plus what the trainer tracks.
+#[derive(Clone, Debug)]
+pub struct StepOutput {
+    pub losses: Losses,
+    pub grads: Grads,
+    /// Latents that fired in this batch (computed when AuxK is on).
+    pub active_S: Option<Vec<bool>>,
+    /// BatchTopK: the smallest positive surviving pre-activation.
+    pub batch_threshold: Option<f32>,
+}
+
+/// Compute the loss terms and gradients of `sae` on a batch (no update),
+/// with the plain objective.
+pub fn gradients(sae: &Sae, x_BD: &[f32], coeff: f32) -> (Losses, Grads) {
+    let out = step_gradients(
+        sae,
+        x_BD,
+        StepOptions {
+            coeff,
+            prefixes: None,
+            aux: None,
+        },
+    );
+    (out.losses, out.grads)
+}
+
+/// Compute loss terms and gradients with any activation and objective.
 ///
 /// The `[B, S]` work is done in place and in parallel: `f` overwrites the
-/// pre-activations (`f > 0` exactly where `pre > 0`, so it doubles as the
-/// ReLU mask), and column sums are products with a row of ones.
-pub fn gradients(sae: &Sae, x_BD: &[f32], coeff: f32) -> (Losses, Grads) {
+/// pre-activations (`f != 0` exactly where the activation lets the gradient
+/// through), and column sums are products with a row of ones. Matryoshka
+/// prefixes are decoded block by block: block `j`'s latents appear in every
+/// prefix from `j` on, so their gradient uses the sum of those prefixes'
+/// output gradients and the whole step still costs four products.
+pub fn step_gradients(sae: &Sae, x_BD: &[f32], opts: StepOptions) -> StepOutput {
     let (d, s) = (sae.d_vit(), sae.d_sae());
     let b = x_BD.len() / d;
+    let coeff = opts.coeff;
+    let full = [s];
+    let prefixes = opts.prefixes.unwrap_or(&full);
+    assert!(
+        prefixes.last() == Some(&s) && prefixes.windows(2).all(|w| w[0] < w[1]),
+        "prefixes must increase to d_sae"
+    );
+    let blocks: Vec<(usize, usize)> = std::iter::once(0)
+        .chain(prefixes.iter().copied())
+        .zip(prefixes.iter().copied())
+        .collect();
+    let n = prefixes.len();
+
     let mut f_BS = vec![0.0; b * s];
     let xc_BD = sae.pre_activations(x_BD, &mut f_BS);
-    f_BS.par_chunks_mut(1 << 16)
-        .for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
-    let x_hat_BD = sae.decode(&f_BS);
-    let losses = losses_of(x_BD, &x_hat_BD, &f_BS, s, coeff);
+    let pre_BS = opts.aux.map(|_| f_BS.clone());
+    let batch_threshold = sae.cfg.activation.apply_train(&mut f_BS, s);
+    let f = View::new(&f_BS, b, s);
+    let w_dec = View::new(&sae.w_dec_SD, s, d);
+
+    // Prefix reconstructions: x_hat_j = x_hat_{j-1} + f[:, block j] W_dec[block j].
+    let mut x_hats: Vec<Vec<f32>> = Vec::with_capacity(n);
+    for (j, &(lo, hi)) in blocks.iter().enumerate() {
+        let mut x_hat_BD = match x_hats.last() {
+            Some(prev) => prev.clone(),
+            None => sae.b_dec_D.iter().copied().cycle().take(b * d).collect(),
+        };
+        matmul(&mut x_hat_BD, f.columns(lo, hi), w_dec.rows(lo, hi), true);
+        debug_assert_eq!(x_hats.len(), j);
+        x_hats.push(x_hat_BD);
+    }
+    let x_hat_BD = x_hats.last().expect("one prefix at least");
+    let mut losses = losses_of(x_BD, x_hat_BD, &f_BS, s, coeff);
+    if n > 1 {
+        losses.mse = x_hats
+            .iter()
+            .map(|xh| losses_of(x_BD, xh, &[], 1, 0.0).mse)
+            .sum::<f32>()
+            / n as f32;
+        losses.loss = losses.mse + coeff * losses.l1;
+    }
     let ones_B = vec![1.0f32; b];
 
-    let scale = 2.0 / (b * d) as f32;
-    let g_xhat_BD: Vec<f32> = x_hat_BD
-        .iter()
-        .zip(x_BD)
-        .map(|(y, x)| scale * (y - x))
-        .collect();
+    // Output gradients, summed from the last prefix back: g_j = sum_{i >= j} g_xhat_i.
+    let scale = 2.0 / (b * d * n) as f32;
+    let mut g_suffix: Vec<Vec<f32>> = vec![Vec::new(); n];
+    for j in (0..n).rev() {
+        let mut g: Vec<f32> = x_hats[j]
+            .iter()
+            .zip(x_BD)
+            .map(|(y, x)| scale * (y - x))
+            .collect();
+        if j + 1 < n {
+            g.iter_mut()
+                .zip(&g_suffix[j + 1])
+                .for_each(|(a, b)| *a += b);
+        }
+        g_suffix[j] = g;
+    }
     let mut w_dec_SD = vec![0.0; s * d];
-    matmul(
-        &mut w_dec_SD,
-        View::new(&f_BS, b, s).t(),
-        View::new(&g_xhat_BD, b, d),
-        false,
-    );
+    for (&(lo, hi), g) in blocks.iter().zip(&g_suffix) {
+        matmul(
+            &mut w_dec_SD[lo * d..hi * d],
+            f.columns(lo, hi).t(),
+            View::new(g, b, d),
+            false,
+        );
+    }
     let mut b_dec_D = vec![0.0; d];
     matmul(
         &mut b_dec_D,
         View::new(&ones_B, 1, b),
-        View::new(&g_xhat_BD, b, d),
+        View::new(&g_suffix[0], b, d),
         false,
     );
-    // g_pre = (g_xhat W_dec^T + c / B) where f > 0, else 0.
+    // g_pre = (g_xhat W_dec^T + c sign(f) / B) where f != 0, else 0.
     let mut g_pre_BS = vec![coeff / b as f32; b * s];
-    matmul(
-        &mut g_pre_BS,
-        View::new(&g_xhat_BD, b, d),
-        View::new(&sae.w_dec_SD, s, d).t(),
-        true,
-    );
+    for (&(lo, hi), g) in blocks.iter().zip(&g_suffix) {
+        matmul_into(
+            &mut g_pre_BS[lo..],
+            s,
+            View::new(g, b, d),
+            w_dec.rows(lo, hi).t(),
+            true,
+        );
+    }
+    let neg_l1 = 2.0 * coeff / b as f32;
     g_pre_BS
         .par_chunks_mut(1 << 16)
         .zip(f_BS.par_chunks(1 << 16))
         .for_each(|(g, f)| {
-            g.iter_mut().zip(f).for_each(|(g, f)| {
-                if *f <= 0.0 {
+            g.iter_mut().zip(f).for_each(|(g, &f)| {
+                if f == 0.0 {
                     *g = 0.0
+                } else if f < 0.0 {
+                    *g -= neg_l1
                 }
             })
         });
+
+    let mut active_S = None;
+    if let (Some((aux, dead_before_S)), Some(pre_BS)) = (opts.aux, pre_BS) {
+        let active = fired(&f_BS, s);
+        let dead_S: Vec<bool> = dead_before_S
+            .iter()
+            .zip(&active)
+            .map(|(&dead, &a)| dead && !a)
+            .collect();
+        losses.aux = aux_k(
+            sae,
+            x_BD,
+            x_hat_BD,
+            &pre_BS,
+            &dead_S,
+            aux,
+            &mut g_pre_BS,
+            &mut w_dec_SD,
+        );
+        losses.loss += losses.aux;
+        active_S = Some(active);
+    }
+
     let mut w_enc_DS = vec![0.0; d * s];
     matmul(
         &mut w_enc_DS,
@@ -169,15 +311,116 @@ pub fn gradients(sae: &Sae, x_BD: &[f32], coeff: f32) -> (Losses, Grads) {
     for (g, row) in b_dec_D.iter_mut().zip(sae.w_enc_DS.chunks_exact(s)) {
         *g -= row.iter().zip(&b_enc_S).map(|(w, gb)| w * gb).sum::<f32>();
     }
-    (
+    StepOutput {
         losses,
-        Grads {
+        grads: Grads {
             w_enc_DS,
             b_enc_S,
             w_dec_SD,
             b_dec_D,
         },
-    )
+        active_S,
+        batch_threshold,
+    }
+}
+
+/// Which latents are non-zero for at least one example.
+fn fired(f_BS: &[f32], s: usize) -> Vec<bool> {
+    f_BS.par_chunks(s * 64)
+        .map(|rows| {
+            let mut any = vec![false; s];
+            for row in rows.chunks_exact(s) {
+                any.iter_mut().zip(row).for_each(|(a, &v)| *a |= v != 0.0);
+            }
+            any
+        })
+        .reduce(
+            || vec![false; s],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(a, b)| *a |= b);
+                a
+            },
+        )
+}
+
+/// The AuxK term: adds its gradients into `g_pre_BS` and `g_w_dec_SD` and
+/// returns its value. Sparse: only `k_aux` latents per example take part.
+#[allow(clippy::too_many_arguments)]
+fn aux_k(
+    sae: &Sae,
+    x_BD: &[f32],
+    x_hat_BD: &[f32],
+    pre_BS: &[f32],
+    dead_S: &[bool],
+    aux: AuxK,
+    g_pre_BS: &mut [f32],
+    g_w_dec_SD: &mut [f32],
+) -> f32 {
+    let (d, s) = (sae.d_vit(), sae.d_sae());
+    let b = x_BD.len() / d;
+    let dead: Vec<usize> = (0..s).filter(|&j| dead_S[j]).collect();
+    let k = aux.k_aux.min(dead.len());
+    if k == 0 {
+        return 0.0;
+    }
+    let scale = 2.0 * aux.alpha / (b * d) as f32;
+    // Per example: its k largest dead pre-activations, e_hat, and g_ehat.
+    // (picked (latent, pre-activation) pairs, g_ehat, squared error)
+    type Row = (Vec<(usize, f32)>, Vec<f32>, f64);
+    let per_row: Vec<Row> = (0..b)
+        .into_par_iter()
+        .map(|r| {
+            let pre = &pre_BS[r * s..(r + 1) * s];
+            let mut cand: Vec<(usize, f32)> = dead.iter().map(|&j| (j, pre[j])).collect();
+            if k < cand.len() {
+                cand.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                cand.truncate(k);
+            }
+            let mut e_hat = vec![0.0f32; d];
+            for &(j, a) in &cand {
+                let w = &sae.w_dec_SD[j * d..(j + 1) * d];
+                e_hat.iter_mut().zip(w).for_each(|(e, w)| *e += a * w);
+            }
+            let (x, xh) = (&x_BD[r * d..(r + 1) * d], &x_hat_BD[r * d..(r + 1) * d]);
+            let mut sq = 0.0f64;
+            for ((e, &x), &xh) in e_hat.iter_mut().zip(x).zip(xh) {
+                let diff = *e - (x - xh);
+                sq += f64::from(diff) * f64::from(diff);
+                *e = scale * diff;
+            }
+            (cand, e_hat, sq)
+        })
+        .collect();
+    // Encoder side: g_pre[r, j] += g_ehat_r . W_dec[j].
+    g_pre_BS
+        .par_chunks_mut(s)
+        .zip(&per_row)
+        .for_each(|(g_row, (cand, g_e, _))| {
+            for &(j, _) in cand {
+                let w = &sae.w_dec_SD[j * d..(j + 1) * d];
+                g_row[j] += w.iter().zip(g_e).map(|(w, g)| w * g).sum::<f32>();
+            }
+        });
+    // Decoder side: g_W_dec[j] += a_rj g_ehat_r, gathered per latent.
+    let mut users: Vec<Vec<(usize, f32)>> = vec![Vec::new(); s];
+    for (r, (cand, _, _)) in per_row.iter().enumerate() {
+        for &(j, a) in cand {
+            users[j].push((r, a));
+        }
+    }
+    g_w_dec_SD
+        .par_chunks_mut(d)
+        .zip(&users)
+        .for_each(|(g_row, users)| {
+            for &(r, a) in users {
+                g_row
+                    .iter_mut()
+                    .zip(&per_row[r].1)
+                    .for_each(|(g, e)| *g += a * e);
+            }
+        });
+    let sq: f64 = per_row.iter().map(|p| p.2).sum();
+    (f64::from(aux.alpha) * sq / (b * d) as f64) as f32
 }
 
 /// Remove from each row of `g_SD` its component along the same row of `w_SD`
@@ -199,6 +442,7 @@ impl Trainer {
                 Moments::new(s * d),
                 Moments::new(d),
             ],
+            since_fired_S: vec![0; if cfg.aux.is_some() { s } else { 0 }],
             sae,
             cfg,
             step: 0,
@@ -217,11 +461,22 @@ impl Trainer {
         )
     }
 
+    /// Matryoshka prefixes of the next step: a function of the SAE seed and
+    /// the step alone, so a resumed run draws what an uninterrupted one would.
+    pub fn prefixes(&self) -> Option<Vec<usize>> {
+        let m = self.cfg.matryoshka?;
+        let mut rng = saev_rng::Pcg64::from_seed(
+            self.sae.cfg.seed ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        Some(sample_prefixes(self.sae.d_sae(), m.n_prefixes, &mut rng))
+    }
+
     /// One training step on a `[B, d_vit]` batch; returns the batch's losses
     /// (computed before the update). A NaN or infinite loss stops before
     /// anything changes, so the weights stay those of the last good step.
     pub fn step(&mut self, x_BD: &[f32]) -> Result<Losses, NonFiniteLoss> {
         let (lr, coeff) = self.schedule();
+        let b = (x_BD.len() / self.sae.d_vit()) as u64;
         let before = self
             .sae
             .cfg
@@ -230,7 +485,23 @@ impl Trainer {
         if self.sae.cfg.normalize_w_dec {
             self.sae.normalize_w_dec();
         }
-        let (losses, mut g) = gradients(&self.sae, x_BD, coeff);
+        let prefixes = self.prefixes();
+        let dead_S: Option<Vec<bool>> = self.cfg.aux.map(|aux| {
+            self.since_fired_S
+                .iter()
+                .map(|&n| n + b >= aux.dead_after)
+                .collect()
+        });
+        let out = step_gradients(
+            &self.sae,
+            x_BD,
+            StepOptions {
+                coeff,
+                prefixes: prefixes.as_deref(),
+                aux: self.cfg.aux.zip(dead_S.as_deref()),
+            },
+        );
+        let (losses, mut g) = (out.losses, out.grads);
         if !losses.loss.is_finite() {
             if let Some(w) = before {
                 self.sae.w_dec_SD = w;
@@ -239,6 +510,16 @@ impl Trainer {
                 step: self.step,
                 losses,
             });
+        }
+        if let Some(active) = &out.active_S {
+            for (n, &a) in self.since_fired_S.iter_mut().zip(active) {
+                *n = if a { 0 } else { *n + b };
+            }
+        }
+        if let (crate::Activation::BatchTopK { momentum, .. }, Some(t)) =
+            (self.sae.cfg.activation, out.batch_threshold)
+        {
+            self.sae.threshold = (1.0 - momentum) * self.sae.threshold + momentum * t;
         }
         if self.sae.cfg.remove_parallel_grads {
             remove_parallel(&mut g.w_dec_SD, &self.sae.w_dec_SD, self.sae.d_vit());
@@ -251,5 +532,42 @@ impl Trainer {
         c.update(&mut self.sae.w_dec_SD, &g.w_dec_SD, lr, t);
         d.update(&mut self.sae.b_dec_D, &g.b_dec_D, lr, t);
         Ok(losses)
+    }
+
+    /// Adam's first and second moments, in parameter order
+    /// (`W_enc`, `b_enc`, `W_dec`, `b_dec`), for saving.
+    pub fn moments(&self) -> [(&[f32], &[f32]); 4] {
+        self.adam
+            .each_ref()
+            .map(|m| (m.m.as_slice(), m.v.as_slice()))
+    }
+
+    /// Restore a saved state (checked against the SAE's shapes).
+    pub fn restore(
+        sae: Sae,
+        cfg: TrainConfig,
+        step: u64,
+        moments: [(Vec<f32>, Vec<f32>); 4],
+        since_fired_S: Vec<u64>,
+    ) -> Result<Self, String> {
+        let mut t = Self::new(sae, cfg);
+        for (slot, (m, v)) in t.adam.iter_mut().zip(moments) {
+            if m.len() != slot.m.len() || v.len() != slot.v.len() {
+                return Err(format!(
+                    "optimizer state has {} values where the SAE has {}",
+                    m.len(),
+                    slot.m.len()
+                ));
+            }
+            *slot = Moments { m, v };
+        }
+        if t.cfg.aux.is_some() {
+            if since_fired_S.len() != t.sae.d_sae() {
+                return Err("dead-latent counters do not match the SAE width".into());
+            }
+            t.since_fired_S = since_fired_S;
+        }
+        t.step = step;
+        Ok(t)
     }
 }

@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use saev_sae::{gradients, remove_parallel, warmup, Sae, SaeConfig, TrainConfig, Trainer};
+use saev_sae::{
+    gradients, remove_parallel, step_gradients, warmup, Activation, AuxK, Grads, Matryoshka, Sae,
+    SaeConfig, StepOptions, TrainConfig, Trainer,
+};
 
 fn cfg(d: usize, exp: usize, coeff: f32) -> SaeConfig {
     SaeConfig {
@@ -14,6 +17,7 @@ fn cfg(d: usize, exp: usize, coeff: f32) -> SaeConfig {
         normalize_w_dec: true,
         remove_parallel_grads: true,
         seed: 3,
+        activation: Activation::Relu,
     }
 }
 
@@ -136,6 +140,7 @@ fn warmups_start_at_zero_and_reach_the_target() {
             lr: 1e-2,
             n_lr_warmup: 3,
             n_sparsity_warmup: 2,
+            ..TrainConfig::default()
         },
     );
     assert_eq!(t.schedule(), (0.0, 0.0));
@@ -185,6 +190,7 @@ fn steps_match_saev_pytorch_weight_by_weight() {
             lr: 3e-3,
             n_lr_warmup: 2,
             n_sparsity_warmup: 0,
+            ..TrainConfig::default()
         },
     );
     let batches = w("batches");
@@ -232,6 +238,7 @@ fn checkpoint_round_trip_and_errors() {
             lr: 1e-2,
             n_lr_warmup: 0,
             n_sparsity_warmup: 0,
+            ..TrainConfig::default()
         },
     );
     t.step(&x).unwrap();
@@ -261,6 +268,7 @@ fn a_nan_loss_stops_the_step_and_keeps_the_weights() {
             lr: 1e-2,
             n_lr_warmup: 0,
             n_sparsity_warmup: 0,
+            ..TrainConfig::default()
         },
     );
     t.step(&x).unwrap();
@@ -309,4 +317,230 @@ fn evaluation_matches_a_direct_computation() {
         }
     }
     assert_eq!(m.n_dead, m.freqs.iter().filter(|&&v| v == 0.0).count());
+}
+
+/// Central differences of `loss` against the analytic gradient at the given
+/// (parameter, index) pairs.
+fn check_fd(sae: &Sae, g: &Grads, at: &[(&str, usize)], h: f32, loss: impl Fn(&Sae) -> f64) {
+    fn param<'a>(s: &'a mut Sae, name: &str) -> &'a mut Vec<f32> {
+        match name {
+            "w_enc" => &mut s.w_enc_DS,
+            "b_enc" => &mut s.b_enc_S,
+            "w_dec" => &mut s.w_dec_SD,
+            _ => &mut s.b_dec_D,
+        }
+    }
+    for &(name, idx) in at {
+        let (mut plus, mut minus) = (sae.clone(), sae.clone());
+        param(&mut plus, name)[idx] += h;
+        param(&mut minus, name)[idx] -= h;
+        let numeric = (loss(&plus) - loss(&minus)) / (2.0 * f64::from(h));
+        let analytic = f64::from(match name {
+            "w_enc" => g.w_enc_DS[idx],
+            "b_enc" => g.b_enc_S[idx],
+            "w_dec" => g.w_dec_SD[idx],
+            _ => g.b_dec_D[idx],
+        });
+        assert!(
+            (numeric - analytic).abs() <= 3e-3 * numeric.abs().max(0.1),
+            "{name}[{idx}]: {analytic} vs {numeric}"
+        );
+    }
+}
+
+const SPOTS: [(&str, usize); 8] = [
+    ("w_enc", 0),
+    ("w_enc", 7),
+    ("w_enc", 13),
+    ("b_enc", 2),
+    ("w_dec", 5),
+    ("w_dec", 11),
+    ("b_dec", 1),
+    ("b_dec", 3),
+];
+
+#[test]
+fn topk_batch_topk_and_matryoshka_gradients_match_finite_differences() {
+    let prefixes = [3usize, 5, 12];
+    for (act, pre) in [
+        (Activation::TopK { top_k: 3 }, None),
+        (
+            Activation::BatchTopK {
+                top_k: 3,
+                momentum: 0.1,
+            },
+            None,
+        ),
+        (Activation::Relu, Some(&prefixes[..])),
+        (Activation::TopK { top_k: 4 }, Some(&prefixes[..])),
+    ] {
+        let (mut sae, x) = random_sae(4, 3, 0.05);
+        sae.cfg.activation = act;
+        let opts = StepOptions {
+            coeff: 0.05,
+            prefixes: pre,
+            aux: None,
+        };
+        let out = step_gradients(&sae, &x, opts);
+        check_fd(&sae, &out.grads, &SPOTS, 1e-3, |s| {
+            f64::from(step_gradients(s, &x, opts).losses.loss)
+        });
+        if let Activation::TopK { top_k } = act {
+            assert_eq!(out.losses.l0, top_k as f32, "{act:?}");
+        }
+    }
+}
+
+#[test]
+fn matryoshka_with_one_prefix_is_the_plain_objective_and_averages_prefix_errors() {
+    let (sae, x) = random_sae(4, 3, 0.05);
+    let plain = step_gradients(
+        &sae,
+        &x,
+        StepOptions {
+            coeff: 0.05,
+            prefixes: None,
+            aux: None,
+        },
+    );
+    let one = step_gradients(
+        &sae,
+        &x,
+        StepOptions {
+            coeff: 0.05,
+            prefixes: Some(&[12]),
+            aux: None,
+        },
+    );
+    assert_eq!(plain.grads, one.grads);
+    assert_eq!(plain.losses, one.losses);
+    // Two prefixes: mse is the mean of the prefix-4 and full reconstruction errors.
+    let two = step_gradients(
+        &sae,
+        &x,
+        StepOptions {
+            coeff: 0.05,
+            prefixes: Some(&[4, 12]),
+            aux: None,
+        },
+    );
+    let mut f = sae.encode(&x);
+    f.chunks_mut(12)
+        .for_each(|r| r[4..].iter_mut().for_each(|v| *v = 0.0));
+    let short = sae.decode(&f);
+    let mse4 = x
+        .iter()
+        .zip(&short)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f32>()
+        / x.len() as f32;
+    assert!((two.losses.mse - (mse4 + plain.losses.mse) / 2.0).abs() < 1e-6);
+}
+
+#[test]
+fn auxk_trains_dead_latents_on_the_residual() {
+    let (mut sae, x) = random_sae(4, 3, 0.0);
+    // Latents 0..6 never fire (large negative bias): dead.
+    sae.b_enc_S[..6].iter_mut().for_each(|b| *b = -6.0);
+    let dead = vec![true; 12];
+    let aux = AuxK {
+        k_aux: 2,
+        alpha: 0.5,
+        dead_after: 1,
+    };
+    let opts = StepOptions {
+        coeff: 0.0,
+        prefixes: None,
+        aux: Some((aux, &dead)),
+    };
+    let out = step_gradients(&sae, &x, opts);
+    let active = out.active_S.clone().unwrap();
+    assert!(active[..6].iter().all(|a| !a));
+    assert!(out.losses.aux > 0.0);
+    // By hand for example 0: its two largest dead pre-activations
+    // reconstruct the residual without the decoder bias.
+    let mut pre = vec![0.0; 5 * 12];
+    sae.pre_activations(&x, &mut pre);
+    let f = sae.encode(&x);
+    let x_hat = sae.decode(&f);
+    let mut total = 0.0f64;
+    for r in 0..5 {
+        let mut cand: Vec<(usize, f32)> = (0..12)
+            .filter(|&j| !active[j])
+            .map(|j| (j, pre[r * 12 + j]))
+            .collect();
+        cand.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for k in 0..4 {
+            let e_hat: f32 = cand[..2]
+                .iter()
+                .map(|&(j, a)| a * sae.w_dec_SD[j * 4 + k])
+                .sum();
+            let e = x[r * 4 + k] - x_hat[r * 4 + k];
+            total += f64::from(e_hat - e).powi(2);
+        }
+    }
+    let by_hand = 0.5 * total / 20.0;
+    assert!(
+        (f64::from(out.losses.aux) - by_hand).abs() < 1e-5 * by_hand.max(1.0),
+        "{} vs {by_hand}",
+        out.losses.aux
+    );
+    // Dead latents' parameters do not move the residual, so their gradient
+    // is the derivative of the whole loss: finite differences apply (and are
+    // exact up to rounding, the AuxK term being quadratic in them).
+    let spots = [
+        ("w_dec", 0),
+        ("w_dec", 4 * 3 + 2),
+        ("w_enc", 1),
+        ("w_enc", 12 + 4),
+        ("b_enc", 5),
+    ];
+    check_fd(&sae, &out.grads, &spots, 2e-2, |s| {
+        f64::from(step_gradients(s, &x, opts).losses.loss)
+    });
+    assert!(out.grads.w_dec_SD[..24].iter().any(|g| *g != 0.0));
+}
+
+#[test]
+fn resume_gives_the_weights_of_an_uninterrupted_run() {
+    let dir = std::env::temp_dir().join(format!("saev-sae-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut sae, x) = random_sae(4, 4, 0.01);
+    sae.cfg.activation = Activation::BatchTopK {
+        top_k: 3,
+        momentum: 0.2,
+    };
+    let cfg = TrainConfig {
+        lr: 1e-2,
+        n_lr_warmup: 2,
+        n_sparsity_warmup: 3,
+        aux: Some(AuxK {
+            k_aux: 4,
+            alpha: 0.1,
+            dead_after: 10,
+        }),
+        matryoshka: Some(Matryoshka { n_prefixes: 3 }),
+    };
+    let batch = |i: usize| -> Vec<f32> { x.iter().map(|v| v * (1.0 + 0.1 * i as f32)).collect() };
+    let mut whole = Trainer::new(sae.clone(), cfg.clone());
+    for i in 0..6 {
+        whole.step(&batch(i)).unwrap();
+    }
+    let mut first = Trainer::new(sae, cfg);
+    for i in 0..3 {
+        first.step(&batch(i)).unwrap();
+    }
+    first.sae.save(&dir.join("sae.safetensors")).unwrap();
+    first.save_state(&dir.join("state.safetensors")).unwrap();
+    drop(first);
+    let sae = Sae::load(&dir.join("sae.safetensors")).unwrap();
+    let mut second = Trainer::load_state(sae, &dir.join("state.safetensors")).unwrap();
+    assert_eq!(second.step, 3);
+    for i in 3..6 {
+        second.step(&batch(i)).unwrap();
+    }
+    assert_eq!(second.sae, whole.sae);
+    assert!(whole.sae.threshold > 0.0);
+    assert_eq!(second.since_fired_S, whole.since_fired_S);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

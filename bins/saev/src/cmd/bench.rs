@@ -145,6 +145,7 @@ fn sae_rate(args: &SaeBench) -> serde_json::Value {
             lr: 1e-4,
             n_lr_warmup: 10,
             n_sparsity_warmup: 10,
+            ..TrainConfig::default()
         },
     );
     let mut rng = saev_rng::Pcg64::from_seed(0);

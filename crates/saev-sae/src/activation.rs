@@ -1,0 +1,176 @@
+//! The SAE's nonlinearity: ReLU (the preprint's), TopK and BatchTopK.
+//!
+//! - ReLU: `f = max(pre, 0)`.
+//! - TopK (Gao et al. 2024, "Scaling and evaluating sparse autoencoders",
+//!   arXiv:2406.04093): each example keeps its `k` largest pre-activations,
+//!   as they are (saev's `TopKActivation` keeps negative ones too), the rest
+//!   are zero.
+//! - BatchTopK (Bussmann et al. 2024, "BatchTopK Sparse Autoencoders",
+//!   arXiv:2412.06410): while training, the `k * B` largest pre-activations of
+//!   the whole batch survive, so busy examples can use more latents than quiet
+//!   ones. A running threshold `theta` (exponential average, weight
+//!   `momentum`, of the smallest positive survivor) replaces the batch
+//!   coupling at inference: `f = pre if pre > theta else 0` (a JumpReLU; plain
+//!   ReLU while `theta` is still 0), as saev's `BatchTopKActivation`.
+//!
+//! Ties at the cut keep the lowest indices, so exactly `k` (or `k * B`) values
+//! survive.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Which nonlinearity an SAE uses (`kind` in its JSON config).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Activation {
+    #[default]
+    Relu,
+    TopK {
+        top_k: usize,
+    },
+    BatchTopK {
+        top_k: usize,
+        momentum: f32,
+    },
+}
+
+/// `b > a` in the total order (NaN largest), for descending selection.
+fn desc(a: &f32, b: &f32) -> std::cmp::Ordering {
+    b.total_cmp(a)
+}
+
+/// Zero all but the `k` largest values of `xs` (ties: lowest indices win).
+/// Returns the cut value, or `None` when everything survives.
+fn keep_largest(xs: &mut [f32], k: usize, scratch: &mut Vec<f32>) -> Option<f32> {
+    if k >= xs.len() {
+        return None;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(xs);
+    let cut = if k == 0 {
+        f32::INFINITY
+    } else {
+        *scratch.select_nth_unstable_by(k - 1, desc).1
+    };
+    let mut ties = k - xs.iter().filter(|v| v.total_cmp(&cut).is_gt()).count();
+    for v in xs.iter_mut() {
+        match v.total_cmp(&cut) {
+            std::cmp::Ordering::Greater => {}
+            std::cmp::Ordering::Equal if ties > 0 => ties -= 1,
+            _ => *v = 0.0,
+        }
+    }
+    Some(cut)
+}
+
+impl Activation {
+    /// The training-mode nonlinearity, in place on pre-activations `[B, S]`.
+    /// For BatchTopK returns the smallest positive surviving value (what the
+    /// running threshold averages), if any.
+    pub fn apply_train(&self, pre_BS: &mut [f32], s: usize) -> Option<f32> {
+        match *self {
+            Activation::Relu => {
+                relu(pre_BS);
+                None
+            }
+            Activation::TopK { top_k } => {
+                pre_BS
+                    .par_chunks_mut(s)
+                    .for_each_init(Vec::new, |scratch, row| {
+                        keep_largest(row, top_k, scratch);
+                    });
+                None
+            }
+            Activation::BatchTopK { top_k, .. } => {
+                let b = pre_BS.len() / s;
+                keep_largest(pre_BS, top_k * b, &mut Vec::new());
+                let min_pos = pre_BS
+                    .par_chunks(1 << 16)
+                    .map(|c| {
+                        c.iter()
+                            .copied()
+                            .filter(|&v| v > 0.0)
+                            .fold(f32::INFINITY, f32::min)
+                    })
+                    .reduce(|| f32::INFINITY, f32::min);
+                min_pos.is_finite().then_some(min_pos)
+            }
+        }
+    }
+
+    /// The inference-mode nonlinearity (per example; BatchTopK uses the
+    /// running `threshold`).
+    pub fn apply_eval(&self, pre_BS: &mut [f32], s: usize, threshold: f32) {
+        match *self {
+            Activation::Relu => relu(pre_BS),
+            Activation::TopK { .. } => {
+                self.apply_train(pre_BS, s);
+            }
+            Activation::BatchTopK { .. } => {
+                let t = threshold.max(0.0);
+                pre_BS.par_chunks_mut(1 << 16).for_each(|c| {
+                    c.iter_mut().for_each(|v| {
+                        if *v <= t {
+                            *v = 0.0
+                        }
+                    })
+                });
+            }
+        }
+    }
+
+    /// Short name as the command line spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::TopK { .. } => "topk",
+            Activation::BatchTopK { .. } => "batch-topk",
+        }
+    }
+}
+
+fn relu(xs: &mut [f32]) {
+    xs.par_chunks_mut(1 << 16)
+        .for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topk_keeps_the_k_largest_per_row_even_negative_ones() {
+        let mut x = vec![
+            3.0, -1.0, 2.0, 5.0, //
+            -4.0, -2.0, -3.0, -5.0,
+        ];
+        Activation::TopK { top_k: 2 }.apply_train(&mut x, 4);
+        assert_eq!(x, vec![3.0, 0.0, 0.0, 5.0, 0.0, -2.0, -3.0, 0.0]);
+    }
+
+    #[test]
+    fn ties_at_the_cut_keep_exactly_k_lowest_indices_first() {
+        let mut x = vec![1.0, 2.0, 1.0, 1.0];
+        Activation::TopK { top_k: 2 }.apply_train(&mut x, 4);
+        assert_eq!(x, vec![1.0, 2.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn batch_topk_spends_the_budget_across_the_batch_and_reports_its_cut() {
+        let mut x = vec![
+            9.0, 8.0, 7.0, 0.1, //
+            0.2, 0.3, -1.0, 6.0,
+        ];
+        let act = Activation::BatchTopK {
+            top_k: 2,
+            momentum: 0.1,
+        };
+        let min_pos = act.apply_train(&mut x, 4);
+        assert_eq!(x, vec![9.0, 8.0, 7.0, 0.0, 0.0, 0.0, 0.0, 6.0]);
+        assert_eq!(min_pos, Some(6.0));
+        // Inference: a JumpReLU at the threshold, example by example.
+        let mut y = vec![9.0, 5.0, 0.5, -1.0];
+        act.apply_eval(&mut y, 4, 1.0);
+        assert_eq!(y, vec![9.0, 5.0, 0.0, 0.0]);
+    }
+}
