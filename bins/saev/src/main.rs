@@ -25,6 +25,9 @@ enum Command {
     Activations(Box<cmd::activations::ActivationsArgs>),
     /// Train SAEs on activation shards (saev's flags and sweep files).
     Train(Box<cmd::train::TrainArgs>),
+    /// SAE checkpoints: convert saev's sae.pt, inspect.
+    #[command(subcommand)]
+    Sae(cmd::sae::SaeCmd),
     /// Inspect, check, benchmark or synthesize activation-shard stores.
     #[command(subcommand)]
     Shards(cmd::shards::Shards),
@@ -50,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Activations(args) => args.run(),
         Command::Shards(cmd) => cmd.run(),
         Command::Train(args) => args.run(),
+        Command::Sae(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
         Command::Datasets(cmd) => cmd.run(),
     };

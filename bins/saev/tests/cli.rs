@@ -398,10 +398,12 @@ fn train_runs_a_sweep_on_shared_batches() {
     for run in runs {
         for f in [
             "sae.safetensors",
+            "state.safetensors",
             "cfg.json",
             "metrics.jsonl",
             "eval.json",
             "normalization.safetensors",
+            "loss.png",
         ] {
             assert!(run.join(f).is_file(), "{} lacks {f}", run.display());
         }
@@ -414,4 +416,137 @@ fn train_runs_a_sweep_on_shared_batches() {
     }
     widths.sort();
     assert_eq!(widths, [16, 16, 32, 32]);
+}
+
+/// A 600-image [CLS] store of 8-dim activations.
+fn tiny_cls_store(dir: &std::path::Path) -> PathBuf {
+    let store = dir.join("shards");
+    let out = saev(&[
+        "shards",
+        "synth",
+        "--dump-to",
+        store.to_str().unwrap(),
+        "--n-imgs",
+        "600",
+        "--n-patches-per-img",
+        "0",
+        "--d-vit",
+        "8",
+    ]);
+    assert!(out.status.success());
+    store
+}
+
+fn run_dirs(ckpt: &std::path::Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn train_topk_with_auxk_resumes_to_the_weights_of_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tiny_cls_store(tmp.path());
+    let train = |ckpt: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data.shard-root",
+            store.to_str().unwrap(),
+            "--data.patches",
+            "cls",
+            "--sae.d-vit",
+            "8",
+            "--sae.exp-factor",
+            "4",
+            "--sae.activation",
+            "topk",
+            "--sae.top-k",
+            "3",
+            "--sae.dead-after",
+            "300",
+            "--objective",
+            "matryoshka",
+            "--objective.n-prefixes",
+            "3",
+            "--n-patches",
+            "3_000",
+            "--sae-batch-size",
+            "100",
+            "--log-every",
+            "5",
+            "--ckpt-every",
+            "5",
+            "--lr",
+            "3e-3",
+            "--n-lr-warmup",
+            "3",
+            "--ckpt-path",
+            ckpt.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = saev(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let whole = tmp.path().join("whole");
+    train(&whole, &[]);
+    let cut = tmp.path().join("cut");
+    let out = train(&cut, &["--stop-after", "12"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stopped at step 12"));
+    let dir = run_dirs(&cut).pop().unwrap();
+    assert!(!dir.join("eval.json").exists());
+    let out = saev(&["train", "--resume", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("resuming 1 run(s) at step 10 of 30"));
+    let a = std::fs::read(run_dirs(&whole)[0].join("sae.safetensors")).unwrap();
+    let b = std::fs::read(dir.join("sae.safetensors")).unwrap();
+    assert!(a == b, "resumed weights differ from the uninterrupted run");
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = metrics
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, [4, 9, 14, 19, 24, 29]);
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("eval.json")).unwrap()).unwrap();
+    assert!((eval["l0"].as_f64().unwrap() - 3.0).abs() < 1e-9, "{eval}");
+}
+
+#[test]
+fn sae_convert_reads_saev_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pt = repo().join("crates/saev-sae/tests/golden/saev_sae.pt");
+    let to = tmp.path().join("sae.safetensors");
+    let out = saev(&[
+        "sae",
+        "convert",
+        "--from",
+        pt.to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = saev(&["sae", "inspect", to.to_str().unwrap()]);
+    let v = stdout_json(&out);
+    assert_eq!(v["d_sae"], 16);
+    assert_eq!(v["cfg"]["seed"], 7);
 }

@@ -24,6 +24,7 @@
 mod activation;
 mod checkpoint;
 pub mod eval;
+mod import;
 mod matmul;
 pub mod objective;
 mod sae;

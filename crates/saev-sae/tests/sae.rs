@@ -544,3 +544,30 @@ fn resume_gives_the_weights_of_an_uninterrupted_run() {
     assert_eq!(second.since_fired_S, whole.since_fired_S);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn saev_sae_pt_checkpoints_load_with_their_config_and_weights() {
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let sae = Sae::load_saev_pt(&golden.join("saev_sae.pt")).unwrap();
+    assert_eq!((sae.cfg.d_vit, sae.cfg.exp_factor, sae.cfg.seed), (8, 2, 7));
+    assert_eq!(sae.cfg.sparsity_coeff, 8e-4);
+    let bytes = std::fs::read(golden.join("saev_sae_expected.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let w = |n: &str| -> Vec<f32> { bytemuck_f32(st.tensor(n).unwrap().data()) };
+    assert_eq!(sae.w_enc_DS, w("W_enc"));
+    assert_eq!(sae.b_enc_S, w("b_enc"));
+    assert_eq!(sae.w_dec_SD, w("W_dec"));
+    assert_eq!(sae.b_dec_D, w("b_dec"));
+    // Not a saev checkpoint: the error names the file.
+    let e = Sae::load_saev_pt(&golden.join("saev_sae_expected.safetensors")).unwrap_err();
+    assert!(
+        e.to_string().contains("saev_sae_expected.safetensors"),
+        "{e}"
+    );
+}
+
+fn bytemuck_f32(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}

@@ -29,6 +29,15 @@ pub struct SaeBench {
     /// Seconds to measure (after one warm-up step).
     #[arg(long, default_value_t = 20.0)]
     seconds: f64,
+    /// SAEs stepped on each batch (as `saev train` does with a sweep group).
+    #[arg(long = "n-saes", default_value_t = 1)]
+    n_saes: usize,
+    /// relu, topk (k 32) or batch-topk (k 32).
+    #[arg(long, default_value = "relu", value_parser = ["relu", "topk", "batch-topk"])]
+    activation: String,
+    /// Also the AuxK loss (every latent counted dead, the most expensive case).
+    #[arg(long)]
+    aux: bool,
 }
 
 #[derive(Args)]
@@ -133,31 +142,54 @@ fn peak_rss_bytes() -> Option<u64> {
 }
 
 fn sae_rate(args: &SaeBench) -> serde_json::Value {
-    use saev_sae::{Sae, SaeConfig, TrainConfig, Trainer};
-    let cfg = SaeConfig {
-        d_vit: args.d_vit,
-        exp_factor: args.exp_factor,
-        ..SaeConfig::default()
-    };
-    let mut trainer = Trainer::new(
-        Sae::new(cfg),
-        TrainConfig {
-            lr: 1e-4,
-            n_lr_warmup: 10,
-            n_sparsity_warmup: 10,
-            ..TrainConfig::default()
+    use saev_sae::{Activation, AuxK, Sae, SaeConfig, TrainConfig, Trainer};
+    let activation = match args.activation.as_str() {
+        "topk" => Activation::TopK { top_k: 32 },
+        "batch-topk" => Activation::BatchTopK {
+            top_k: 32,
+            momentum: 0.1,
         },
-    );
+        _ => Activation::Relu,
+    };
+    let mut trainers: Vec<Trainer> = (0..args.n_saes.max(1))
+        .map(|i| {
+            let cfg = SaeConfig {
+                d_vit: args.d_vit,
+                exp_factor: args.exp_factor,
+                seed: i as u64,
+                activation,
+                ..SaeConfig::default()
+            };
+            Trainer::new(
+                Sae::new(cfg),
+                TrainConfig {
+                    lr: 1e-4,
+                    n_lr_warmup: 10,
+                    n_sparsity_warmup: 10,
+                    aux: args.aux.then_some(AuxK {
+                        dead_after: 0,
+                        ..AuxK::default()
+                    }),
+                    ..TrainConfig::default()
+                },
+            )
+        })
+        .collect();
     let mut rng = saev_rng::Pcg64::from_seed(0);
     let batch: Vec<f32> = (0..args.batch_size * args.d_vit)
         .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0)
         .collect();
-    trainer.step(&batch).expect("finite loss on random data");
+    let mut step_all = || {
+        for t in &mut trainers {
+            t.step(&batch).expect("finite loss on random data");
+        }
+    };
+    step_all();
     let budget = Duration::from_secs_f64(args.seconds);
     let start = Instant::now();
     let mut steps = 0;
     while start.elapsed() < budget {
-        trainer.step(&batch).expect("finite loss on random data");
+        step_all();
         steps += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
@@ -165,8 +197,12 @@ fn sae_rate(args: &SaeBench) -> serde_json::Value {
         "d_vit": args.d_vit,
         "exp_factor": args.exp_factor,
         "batch_size": args.batch_size,
+        "n_saes": args.n_saes.max(1),
+        "activation": args.activation,
+        "aux": args.aux,
         "steps": steps,
         "examples_per_s": (steps * args.batch_size) as f64 / seconds,
+        "sae_steps_per_s": (steps * args.n_saes.max(1)) as f64 / seconds,
         "peak_rss_bytes": peak_rss_bytes(),
         "threads": rayon_threads(),
     })

@@ -4,5 +4,7 @@ pub mod activations;
 pub mod bench;
 pub mod datasets;
 pub mod device;
+pub mod sae;
 pub mod shards;
 pub mod train;
+pub mod train_loop;

@@ -1,22 +1,19 @@
 //! `saev train`: saev's SAE training command, same flags and sweep files.
 //!
 //! Settings that share data, batch size and length train together on the
-//! same batches (any expansion factors); other groups run one after another.
-//! Each run writes `<ckpt-path>/<run-id>/` with `sae.safetensors`, `cfg.json`,
-//! `metrics.jsonl` and, at the end, `eval.json`.
+//! same batches (any expansion factors or activations); other groups run one
+//! after another. Each run writes `<ckpt-path>/<run-id>/` (see
+//! [`super::train_loop`]). `--resume DIR...` continues runs from their last
+//! checkpoint.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use saev_sae::eval::Evaluator;
-use saev_sae::{Sae, SaeConfig, TrainConfig, Trainer};
-use saev_shards::{loader, DataLoad, Dataset, Scale};
-use serde_json::json;
+use saev_sae::{Activation, AuxK, Matryoshka, SaeConfig, TrainConfig};
+use saev_shards::Scale;
 
+use super::train_loop::{train_group, Run};
 use crate::data_args::DataArgs;
 use crate::pyargs::{py_bool, py_int};
 
@@ -31,8 +28,34 @@ pub struct TrainArgs {
     d_vit: usize,
     #[arg(long = "sae.exp-factor", default_value_t = 16)]
     exp_factor: usize,
-    #[arg(long = "sae.sparsity-coeff", default_value_t = 4e-4)]
-    sparsity_coeff: f32,
+    /// L1 coefficient (default 4e-4 for relu, 0 for topk and batch-topk, as saev).
+    #[arg(long = "sae.sparsity-coeff")]
+    sparsity_coeff: Option<f32>,
+    /// Nonlinearity: relu (the preprint's), topk or batch-topk.
+    #[arg(long = "sae.activation", default_value = "relu", value_parser = activation_kind)]
+    activation: String,
+    /// Latents kept per example (topk, batch-topk).
+    #[arg(long = "sae.top-k", default_value_t = 32)]
+    top_k: usize,
+    /// Weight of each batch in batch-topk's running threshold.
+    #[arg(long = "sae.momentum", default_value_t = 0.1)]
+    momentum: f32,
+    /// AuxK loss for dead latents (default: on for topk and batch-topk, off for relu).
+    #[arg(long = "sae.aux", value_parser = py_bool)]
+    aux: Option<bool>,
+    #[arg(long = "sae.k-aux", default_value_t = 512)]
+    k_aux: usize,
+    #[arg(long = "sae.aux-alpha", default_value_t = 1.0 / 32.0)]
+    aux_alpha: f32,
+    /// Training examples without firing after which a latent is dead (AuxK).
+    #[arg(long = "sae.dead-after", default_value = "10_000_000", value_parser = py_int)]
+    dead_after: u64,
+    /// Training objective: vanilla or matryoshka.
+    #[arg(long, default_value = "vanilla", value_parser = ["vanilla", "matryoshka"])]
+    objective: String,
+    /// Matryoshka prefixes per step.
+    #[arg(long = "objective.n-prefixes", default_value_t = 10)]
+    n_prefixes: usize,
     #[arg(long = "sae.n-reinit-samples", default_value = "524288", value_parser = py_int)]
     n_reinit_samples: u64,
     #[arg(long = "sae.seed", default_value_t = 0)]
@@ -64,9 +87,18 @@ pub struct TrainArgs {
     log_every: u64,
     #[arg(long, default_value = "")]
     tag: String,
-    /// Accepted for saev compatibility (the SAE step runs on the CPU for now).
+    /// Accepted for saev compatibility: the SAE step runs on the CPU (see docs/sae.md).
     #[arg(long, default_value = "cuda")]
     device: String,
+    /// Write checkpoints (weights and optimizer state) every this many steps.
+    #[arg(long = "ckpt-every", default_value_t = 1000)]
+    ckpt_every: u64,
+    /// Continue these run directories (`<ckpt-path>/<run-id>`) from their last checkpoint.
+    #[arg(long, num_args = 1.., value_name = "RUN_DIR")]
+    resume: Vec<PathBuf>,
+    /// Stop after this many steps as if interrupted (for testing resume).
+    #[arg(long = "stop-after", hide = true)]
+    stop_after: Option<u64>,
     /// Accepted for saev compatibility; saev-rs logs locally (metrics.jsonl).
     #[arg(long)]
     track: bool,
@@ -77,17 +109,49 @@ pub struct TrainArgs {
     n_workers: usize,
 }
 
-/// One SAE to train: everything that can differ within a sweep.
+/// Activation and objective settings as given; [`Knobs::apply`] turns them
+/// into the SAE and training configs once the sweep has set them all.
 #[derive(Clone, Debug)]
-struct Run {
-    id: String,
-    sae: SaeConfig,
-    train: TrainConfig,
-    seed: i64,
-    tag: String,
-    data: DataLoad,
-    batch_size: usize,
-    n_patches: u64,
+struct Knobs {
+    activation: String,
+    top_k: usize,
+    momentum: f32,
+    coeff: Option<f32>,
+    aux: Option<bool>,
+    aux_k: AuxK,
+    objective: String,
+    n_prefixes: usize,
+}
+
+impl Knobs {
+    fn apply(&self, run: &mut Run) {
+        run.sae.activation = match self.activation.as_str() {
+            "topk" => Activation::TopK { top_k: self.top_k },
+            "batch-topk" => Activation::BatchTopK {
+                top_k: self.top_k,
+                momentum: self.momentum,
+            },
+            _ => Activation::Relu,
+        };
+        let relu = run.sae.activation == Activation::Relu;
+        run.sae.sparsity_coeff = self.coeff.unwrap_or(if relu { 4e-4 } else { 0.0 });
+        run.train.aux = self.aux.unwrap_or(!relu).then_some(self.aux_k);
+        run.train.matryoshka = (self.objective == "matryoshka").then_some(Matryoshka {
+            n_prefixes: self.n_prefixes,
+        });
+    }
+}
+
+/// `relu`, `topk`, `batch-topk` (saev's newer spellings `top-k`, `batch-top-k` too).
+fn activation_kind(s: &str) -> Result<String, String> {
+    match s {
+        "relu" => Ok("relu".into()),
+        "topk" | "top-k" => Ok("topk".into()),
+        "batch-topk" | "batch-top-k" => Ok("batch-topk".into()),
+        _ => Err(format!(
+            "unknown activation {s:?}: use relu, topk or batch-topk"
+        )),
+    }
 }
 
 fn float(v: &toml::Value) -> Option<f64> {
@@ -101,22 +165,44 @@ fn scale(v: &toml::Value) -> Option<Scale> {
 }
 
 impl TrainArgs {
+    fn knobs(&self) -> Knobs {
+        Knobs {
+            activation: self.activation.clone(),
+            top_k: self.top_k,
+            momentum: self.momentum,
+            coeff: self.sparsity_coeff,
+            aux: self.aux,
+            aux_k: AuxK {
+                k_aux: self.k_aux,
+                alpha: self.aux_alpha,
+                dead_after: self.dead_after,
+            },
+            objective: self.objective.clone(),
+            n_prefixes: self.n_prefixes,
+        }
+    }
+
     fn base(&self) -> anyhow::Result<Run> {
         Ok(Run {
             id: String::new(),
+            dir: PathBuf::new(),
+            log_every: self.log_every.max(1),
+            ckpt_every: self.ckpt_every.max(1),
             sae: SaeConfig {
                 d_vit: self.d_vit,
                 exp_factor: self.exp_factor,
-                sparsity_coeff: self.sparsity_coeff,
+                sparsity_coeff: 0.0,
                 n_reinit_samples: self.n_reinit_samples as usize,
                 normalize_w_dec: self.normalize_w_dec && !self.no_normalize_w_dec,
                 remove_parallel_grads: self.remove_parallel_grads && !self.no_remove_parallel_grads,
                 seed: self.sae_seed as u64,
+                activation: Activation::Relu,
             },
             train: TrainConfig {
                 lr: self.lr,
                 n_lr_warmup: self.n_lr_warmup,
                 n_sparsity_warmup: self.n_sparsity_warmup,
+                ..TrainConfig::default()
             },
             seed: self.seed,
             tag: self.tag.clone(),
@@ -128,8 +214,9 @@ impl TrainArgs {
 
     /// The runs of the sweep (or the single run of the flags).
     fn runs(&self) -> anyhow::Result<Vec<Run>> {
-        let base = self.base()?;
+        let mut base = self.base()?;
         let Some(path) = &self.sweep else {
+            self.knobs().apply(&mut base);
             return Ok(vec![base]);
         };
         let text = std::fs::read_to_string(path)
@@ -139,6 +226,7 @@ impl TrainArgs {
         let mut runs = Vec::new();
         for p in points {
             let mut run = base.clone();
+            let mut knobs = self.knobs();
             run.seed = p.seed;
             run.sae.seed = p.sae_seed as u64;
             for (key, v) in &p.values {
@@ -152,6 +240,8 @@ impl TrainArgs {
                     "n_patches" => run.n_patches = v.as_integer().ok_or_else(bad)? as u64,
                     "sae_batch_size" => run.batch_size = v.as_integer().ok_or_else(bad)? as usize,
                     "tag" => run.tag = v.as_str().ok_or_else(bad)?.to_string(),
+                    "objective" => knobs.objective = v.as_str().ok_or_else(bad)?.to_string(),
+                    "n_prefixes" => knobs.n_prefixes = v.as_integer().ok_or_else(bad)? as usize,
                     "seed" | "n_workers" | "track" | "device" | "log_every" | "ckpt_path" => {}
                     "sae" => {
                         for (k, v) in v.as_table().ok_or_else(bad)? {
@@ -160,7 +250,7 @@ impl TrainArgs {
                             };
                             match k.as_str() {
                                 "sparsity_coeff" => {
-                                    run.sae.sparsity_coeff = float(v).ok_or_else(bad)? as f32
+                                    knobs.coeff = Some(float(v).ok_or_else(bad)? as f32)
                                 }
                                 "exp_factor" => {
                                     run.sae.exp_factor = v.as_integer().ok_or_else(bad)? as usize
@@ -175,6 +265,20 @@ impl TrainArgs {
                                 }
                                 "remove_parallel_grads" => {
                                     run.sae.remove_parallel_grads = v.as_bool().ok_or_else(bad)?
+                                }
+                                "activation" => {
+                                    knobs.activation = activation_kind(v.as_str().ok_or_else(bad)?)
+                                        .map_err(anyhow::Error::msg)?
+                                }
+                                "top_k" => knobs.top_k = v.as_integer().ok_or_else(bad)? as usize,
+                                "momentum" => knobs.momentum = float(v).ok_or_else(bad)? as f32,
+                                "aux" => knobs.aux = Some(v.as_bool().ok_or_else(bad)?),
+                                "k_aux" => {
+                                    knobs.aux_k.k_aux = v.as_integer().ok_or_else(bad)? as usize
+                                }
+                                "aux_alpha" => knobs.aux_k.alpha = float(v).ok_or_else(bad)? as f32,
+                                "dead_after" => {
+                                    knobs.aux_k.dead_after = v.as_integer().ok_or_else(bad)? as u64
                                 }
                                 "ghost_grads" if v.as_bool() == Some(false) => {}
                                 "seed" => {}
@@ -225,31 +329,38 @@ impl TrainArgs {
                     _ => anyhow::bail!("{}: unsupported setting {key}", path.display()),
                 }
             }
+            knobs.apply(&mut run);
             runs.push(run);
         }
         Ok(runs)
     }
 
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let mut runs = self.runs()?;
-        let mut rng = saev_rng::Pcg64::from_seed(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_nanos() as u64,
-        );
-        for run in &mut runs {
-            run.id = (0..8)
-                .map(|_| char::from_digit(rng.interval(35) as u32, 36).expect("base 36"))
-                .collect();
-        }
+        let resuming = !self.resume.is_empty();
+        let runs = if resuming {
+            self.resume
+                .iter()
+                .map(|dir| Run::read(dir))
+                .collect::<anyhow::Result<Vec<_>>>()?
+        } else {
+            let mut runs = self.runs()?;
+            let mut rng = saev_rng::Pcg64::from_seed(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_nanos() as u64,
+            );
+            for run in &mut runs {
+                run.id = (0..8)
+                    .map(|_| char::from_digit(rng.interval(35) as u32, 36).expect("base 36"))
+                    .collect();
+                run.dir = self.ckpt_path.join(&run.id);
+            }
+            runs
+        };
         // Group runs that can share batches.
         let mut groups: Vec<Vec<Run>> = Vec::new();
         for run in runs {
-            match groups.iter_mut().find(|g| {
-                g[0].data == run.data
-                    && g[0].batch_size == run.batch_size
-                    && g[0].n_patches == run.n_patches
-            }) {
+            match groups.iter_mut().find(|g| g[0].shares_batches_with(&run)) {
                 Some(g) => g.push(run),
                 None => groups.push(vec![run]),
             }
@@ -261,127 +372,8 @@ impl TrainArgs {
         );
         println!("{n_saes} SAEs in {} group(s)", groups.len());
         for group in groups {
-            train_group(&group, &self.ckpt_path, self.log_every)?;
+            train_group(&group, resuming, self.stop_after)?;
         }
         Ok(ExitCode::SUCCESS)
     }
-}
-
-fn train_group(group: &[Run], ckpt_path: &Path, log_every: u64) -> anyhow::Result<()> {
-    let first = &group[0];
-    let ds = Arc::new(Dataset::open(first.data.clone())?);
-    if ds.d_vit() != first.sae.d_vit {
-        anyhow::bail!(
-            "--sae.d-vit is {} but {} holds {}-dim activations",
-            first.sae.d_vit,
-            first.data.shard_root.display(),
-            ds.d_vit()
-        );
-    }
-    // b_dec starts at the mean of the first n_reinit_samples examples of a
-    // permutation seeded by the first SAE's seed.
-    let n_reinit = first.sae.n_reinit_samples.min(ds.len() as usize);
-    let mut reinit = Vec::new();
-    if n_reinit > 0 {
-        let picks = saev_rng::Pcg64::from_seed(first.sae.seed)
-            .permutation_prefix(ds.len() as usize, n_reinit);
-        reinit = vec![0.0f32; n_reinit * ds.d_vit()];
-        for (row, &i) in reinit.chunks_exact_mut(ds.d_vit()).zip(&picks) {
-            ds.get_into(i, row)?;
-        }
-    }
-    let mut trainers: Vec<(Run, Option<Trainer>, std::fs::File)> = Vec::new();
-    for run in group {
-        let dir = ckpt_path.join(&run.id);
-        std::fs::create_dir_all(&dir)?;
-        let mut sae = Sae::new(run.sae.clone());
-        if n_reinit > 0 && run.sae.n_reinit_samples > 0 {
-            sae.init_b_dec(&reinit);
-        }
-        let cfg = json!({
-            "id": run.id, "tag": run.tag, "seed": run.seed, "lr": run.train.lr,
-            "n_lr_warmup": run.train.n_lr_warmup, "n_sparsity_warmup": run.train.n_sparsity_warmup,
-            "n_patches": run.n_patches, "sae_batch_size": run.batch_size, "sae": run.sae,
-            "data": {"shard_root": run.data.shard_root, "patches": run.data.patches.to_string(), "layer": run.data.layer.to_string(),
-                     "clamp": run.data.clamp, "n_random_samples": run.data.n_random_samples,
-                     "scale_mean": format!("{:?}", run.data.scale_mean), "scale_norm": format!("{:?}", run.data.scale_norm)},
-        });
-        std::fs::write(dir.join("cfg.json"), serde_json::to_string_pretty(&cfg)?)?;
-        ds.normalization()
-            .save(&dir.join("normalization.safetensors"))?;
-        let metrics = std::fs::File::create(dir.join("metrics.jsonl"))?;
-        trainers.push((
-            run.clone(),
-            Some(Trainer::new(sae, run.train.clone())),
-            metrics,
-        ));
-    }
-    let n_steps = (first.n_patches / first.batch_size as u64).max(1);
-    let shuffle = loader::ShuffleConfig {
-        batch_size: first.batch_size,
-        seed: first.seed as u64,
-        drop_last: true,
-        ..Default::default()
-    };
-    let bar = ProgressBar::new(n_steps * first.batch_size as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "train [{bar:30}] {pos}/{len} examples ({per_sec}, eta {eta}) {msg}",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
-    let mut step = 0u64;
-    for batch in loader::shuffled(Arc::clone(&ds), shuffle).take(n_steps as usize) {
-        let batch = batch?;
-        for (run, trainer, metrics) in &mut trainers {
-            let Some(t) = trainer else { continue };
-            let (lr, coeff) = t.schedule();
-            match t.step(&batch.acts_BD) {
-                Ok(l) if (step + 1).is_multiple_of(log_every) => {
-                    let line = json!({"step": step, "loss": l.loss, "mse": l.mse, "l1": l.l1, "l0": l.l0, "lr": lr, "sparsity_coeff": coeff, "n_patches_seen": (step + 1) * first.batch_size as u64});
-                    writeln!(metrics, "{line}")?;
-                    if run.id == first.id {
-                        bar.set_message(format!(
-                            "loss {:.4} mse {:.4} l0 {:.1}",
-                            l.loss, l.mse, l.l0
-                        ));
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!("run {}: {e}", run.id);
-                    t.sae
-                        .save(&ckpt_path.join(&run.id).join("sae.safetensors"))?;
-                    *trainer = None;
-                }
-            }
-        }
-        step += 1;
-        bar.inc(first.batch_size as u64);
-    }
-    bar.finish_and_clear();
-    for (run, trainer, _) in &trainers {
-        let Some(t) = trainer else { continue };
-        let dir = ckpt_path.join(&run.id);
-        t.sae.save(&dir.join("sae.safetensors"))?;
-        let mut ev = Evaluator::new(&t.sae);
-        for batch in loader::ordered(Arc::clone(&ds), first.batch_size, 2) {
-            ev.update(&t.sae, &batch?.acts_BD);
-        }
-        let m = ev.finish();
-        tracing::info!(
-            "run {}: l0 {:.2}, l1 {:.3}, mse {:.5}, explained variance {:.4}, dead {}, almost dead {}, dense {}",
-            run.id, m.l0, m.l1, m.mse, m.explained_variance, m.n_dead, m.n_almost_dead, m.n_dense
-        );
-        std::fs::write(dir.join("eval.json"), serde_json::to_string(&m)?)?;
-        println!(
-            "{}: {} (explained variance {:.4}, L0 {:.1})",
-            run.id,
-            dir.display(),
-            m.explained_variance,
-            m.l0
-        );
-    }
-    Ok(())
 }
