@@ -22,6 +22,7 @@
 //! ```
 
 mod activation;
+pub mod burn_step;
 mod checkpoint;
 pub mod eval;
 mod import;
@@ -32,6 +33,7 @@ pub mod sweep;
 mod train;
 
 pub use activation::Activation;
+pub use burn_step::BurnTrainer;
 pub use checkpoint::CheckpointError;
 pub use matmul::{matmul, matmul_into, View};
 pub use objective::{AuxK, Matryoshka};

@@ -432,6 +432,13 @@ pub fn remove_parallel(g_SD: &mut [f32], w_SD: &[f32], d: usize) {
     }
 }
 
+/// Matryoshka prefixes of step `step` (a function of the SAE seed and the step).
+pub fn prefixes_at(sae: &crate::SaeConfig, cfg: &TrainConfig, step: u64) -> Option<Vec<usize>> {
+    let m = cfg.matryoshka?;
+    let mut rng = saev_rng::Pcg64::from_seed(sae.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    Some(sample_prefixes(sae.d_sae(), m.n_prefixes, &mut rng))
+}
+
 impl Trainer {
     pub fn new(sae: Sae, cfg: TrainConfig) -> Self {
         let (d, s) = (sae.d_vit(), sae.d_sae());
@@ -464,11 +471,7 @@ impl Trainer {
     /// Matryoshka prefixes of the next step: a function of the SAE seed and
     /// the step alone, so a resumed run draws what an uninterrupted one would.
     pub fn prefixes(&self) -> Option<Vec<usize>> {
-        let m = self.cfg.matryoshka?;
-        let mut rng = saev_rng::Pcg64::from_seed(
-            self.sae.cfg.seed ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
-        Some(sample_prefixes(self.sae.d_sae(), m.n_prefixes, &mut rng))
+        prefixes_at(&self.sae.cfg, &self.cfg, self.step)
     }
 
     /// One training step on a `[B, d_vit]` batch; returns the batch's losses

@@ -571,3 +571,75 @@ fn bytemuck_f32(b: &[u8]) -> Vec<f32> {
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
         .collect()
 }
+
+#[test]
+fn the_burn_step_follows_the_cpu_step() {
+    use burn::backend::{flex::FlexDevice, Flex};
+    use saev_sae::BurnTrainer;
+    let cases = [
+        (Activation::Relu, None, None),
+        (
+            Activation::TopK { top_k: 3 },
+            Some(Matryoshka { n_prefixes: 3 }),
+            None,
+        ),
+        (
+            Activation::BatchTopK {
+                top_k: 2,
+                momentum: 0.2,
+            },
+            None,
+            Some(AuxK {
+                k_aux: 3,
+                alpha: 0.1,
+                dead_after: 5,
+            }),
+        ),
+    ];
+    for (act, matryoshka, aux) in cases {
+        let (mut sae, x) = random_sae(4, 4, 0.02);
+        sae.cfg.activation = act;
+        let cfg = TrainConfig {
+            lr: 1e-2,
+            n_lr_warmup: 2,
+            n_sparsity_warmup: 2,
+            aux,
+            matryoshka,
+        };
+        let mut cpu = Trainer::new(sae, cfg);
+        let mut gpu = BurnTrainer::<Flex>::from_trainer(&cpu, &FlexDevice);
+        for i in 0..4 {
+            let batch: Vec<f32> = x.iter().map(|v| v * (1.0 + 0.2 * i as f32)).collect();
+            let a = cpu.step(&batch).unwrap();
+            let b = gpu.step(&batch).unwrap();
+            for (p, q) in [
+                (a.loss, b.loss),
+                (a.mse, b.mse),
+                (a.l0, b.l0),
+                (a.aux, b.aux),
+            ] {
+                assert!(
+                    (p - q).abs() <= 1e-5 * p.abs().max(1.0),
+                    "{act:?} step {i}: {a:?} vs {b:?}"
+                );
+            }
+        }
+        let back = gpu.to_trainer();
+        assert_eq!(back.step, cpu.step);
+        assert_eq!(back.since_fired_S, cpu.since_fired_S);
+        assert!((back.sae.threshold - cpu.sae.threshold).abs() < 1e-6);
+        for (name, p, q) in [
+            ("W_enc", &back.sae.w_enc_DS, &cpu.sae.w_enc_DS),
+            ("b_enc", &back.sae.b_enc_S, &cpu.sae.b_enc_S),
+            ("W_dec", &back.sae.w_dec_SD, &cpu.sae.w_dec_SD),
+            ("b_dec", &back.sae.b_dec_D, &cpu.sae.b_dec_D),
+        ] {
+            let worst = p
+                .iter()
+                .zip(q)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{act:?} {name}: {worst}");
+        }
+    }
+}

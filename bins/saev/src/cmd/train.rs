@@ -87,9 +87,10 @@ pub struct TrainArgs {
     log_every: u64,
     #[arg(long, default_value = "")]
     tag: String,
-    /// Accepted for saev compatibility: the SAE step runs on the CPU (see docs/sae.md).
-    #[arg(long, default_value = "cuda")]
-    device: String,
+    /// cuda (burn's CUDA backend; needs a build with --features cuda, else
+    /// falls back to the CPU with a warning) or cpu (the fast gemm step).
+    #[arg(long, value_enum, default_value = "cuda")]
+    device: crate::cmd::device::Device,
     /// Write checkpoints (weights and optimizer state) every this many steps.
     #[arg(long = "ckpt-every", default_value_t = 1000)]
     ckpt_every: u64,
@@ -371,8 +372,9 @@ impl TrainArgs {
             groups.len()
         );
         println!("{n_saes} SAEs in {} group(s)", groups.len());
+        let cuda = self.device.available() == crate::cmd::device::Device::Cuda;
         for group in groups {
-            train_group(&group, resuming, self.stop_after)?;
+            train_group(&group, resuming, self.stop_after, cuda)?;
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -131,10 +131,62 @@ impl Run {
     }
 }
 
+/// Where a run's steps execute: the `gemm` CPU step, or burn on CUDA.
+enum Engine {
+    Cpu(Box<Trainer>),
+    #[cfg(feature = "cuda")]
+    Cuda(Box<saev_sae::BurnTrainer<burn::backend::Cuda>>),
+}
+
+impl Engine {
+    fn new(t: Trainer, cuda: bool) -> Self {
+        #[cfg(feature = "cuda")]
+        if cuda {
+            let device = burn::backend::cuda::CudaDevice::default();
+            return Engine::Cuda(Box::new(saev_sae::BurnTrainer::from_trainer(&t, &device)));
+        }
+        let _ = cuda;
+        Engine::Cpu(Box::new(t))
+    }
+
+    fn step(&mut self, x_BD: &[f32]) -> Result<saev_sae::Losses, saev_sae::NonFiniteLoss> {
+        match self {
+            Engine::Cpu(t) => t.step(x_BD),
+            #[cfg(feature = "cuda")]
+            Engine::Cuda(t) => t.step(x_BD),
+        }
+    }
+
+    fn schedule(&self) -> (f32, f32) {
+        match self {
+            Engine::Cpu(t) => t.schedule(),
+            #[cfg(feature = "cuda")]
+            Engine::Cuda(t) => t.schedule(),
+        }
+    }
+
+    fn step_count(&self) -> u64 {
+        match self {
+            Engine::Cpu(t) => t.step,
+            #[cfg(feature = "cuda")]
+            Engine::Cuda(t) => t.step,
+        }
+    }
+
+    /// The training state on the host (a download for CUDA runs).
+    fn host(&self) -> std::borrow::Cow<'_, Trainer> {
+        match self {
+            Engine::Cpu(t) => std::borrow::Cow::Borrowed(t),
+            #[cfg(feature = "cuda")]
+            Engine::Cuda(t) => std::borrow::Cow::Owned(t.to_trainer()),
+        }
+    }
+}
+
 /// A run being trained.
 struct Live {
     run: Run,
-    trainer: Option<Trainer>,
+    trainer: Option<Engine>,
     metrics: std::fs::File,
 }
 
@@ -204,23 +256,15 @@ pub fn plot_metrics(dir: &Path) -> anyhow::Result<()> {
         dir.file_name().unwrap_or_default().to_string_lossy()
     ));
     fig = fig
-        .panel(
-            Panel::new("loss", "step", "loss")
-                .series(series("loss"))
-                .log_y(),
-        )
-        .panel(
-            Panel::new("reconstruction", "step", "mse")
-                .series(series("mse"))
-                .log_y(),
-        )
-        .panel(Panel::new("L1", "step", "l1").series(series("l1")))
-        .panel(Panel::new("L0", "step", "active latents").series(series("l0")));
+        .panel(panel("loss", "loss", series("loss")))
+        .panel(panel("reconstruction", "mse", series("mse")))
+        .panel(panel("L1", "l1", series("l1")))
+        .panel(panel("L0", "active latents", series("l0")));
     if rows
         .iter()
         .any(|r| r["aux"].as_f64().is_some_and(|a| a > 0.0))
     {
-        fig = fig.panel(Panel::new("AuxK", "step", "aux").series(series("aux")));
+        fig = fig.panel(panel("AuxK", "aux", series("aux")));
     }
     fig.save(&dir.join("loss.png"))?;
     Ok(())
@@ -228,7 +272,8 @@ pub fn plot_metrics(dir: &Path) -> anyhow::Result<()> {
 
 fn checkpoint(live: &[Live]) -> anyhow::Result<()> {
     for l in live {
-        if let Some(t) = &l.trainer {
+        if let Some(e) = &l.trainer {
+            let t = e.host();
             t.sae.save(&l.run.dir.join("sae.safetensors"))?;
             t.save_state(&l.run.dir.join("state.safetensors"))?;
         }
@@ -239,7 +284,12 @@ fn checkpoint(live: &[Live]) -> anyhow::Result<()> {
 
 /// Train a group of runs on the same batches (fresh, or resumed from their
 /// checkpoints), then evaluate each.
-pub fn train_group(group: &[Run], resume: bool, stop_after: Option<u64>) -> anyhow::Result<()> {
+pub fn train_group(
+    group: &[Run],
+    resume: bool,
+    stop_after: Option<u64>,
+    cuda: bool,
+) -> anyhow::Result<()> {
     let first = &group[0];
     let ds = Arc::new(Dataset::open(first.data.clone())?);
     for run in group {
@@ -296,7 +346,7 @@ pub fn train_group(group: &[Run], resume: bool, stop_after: Option<u64>) -> anyh
         let metrics = truncate_metrics(&run.dir.join("metrics.jsonl"), trainer.step)?;
         live.push(Live {
             run: run.clone(),
-            trainer: Some(trainer),
+            trainer: Some(Engine::new(trainer, cuda)),
             metrics,
         });
     }
@@ -305,11 +355,12 @@ pub fn train_group(group: &[Run], resume: bool, stop_after: Option<u64>) -> anyh
     }
     let first = &live[0].run.clone();
     let (log_every, ckpt_every) = (first.log_every, first.ckpt_every);
-    let start = live[0].trainer.as_ref().map_or(0, |t| t.step);
-    if let Some(l) = live
+    let steps: Vec<u64> = live
         .iter()
-        .find(|l| l.trainer.as_ref().is_some_and(|t| t.step != start))
-    {
+        .map(|l| l.trainer.as_ref().map_or(0, Engine::step_count))
+        .collect();
+    let start = steps[0];
+    if let Some((l, _)) = live.iter().zip(&steps).find(|(_, &s)| s != start) {
         anyhow::bail!(
             "runs {} and {} stopped at different steps; resume them separately",
             live[0].run.id,
@@ -363,7 +414,7 @@ pub fn train_group(group: &[Run], resume: bool, stop_after: Option<u64>) -> anyh
                 Err(e) => {
                     tracing::error!("run {}: {e}", l.run.id);
                     bar.println(format!("run {} stopped: {e}", l.run.id));
-                    t.sae.save(&l.run.dir.join("sae.safetensors"))?;
+                    t.host().sae.save(&l.run.dir.join("sae.safetensors"))?;
                     std::fs::write(l.run.dir.join("diverged.txt"), format!("{e}\n"))?;
                     l.trainer = None;
                 }
@@ -383,7 +434,8 @@ pub fn train_group(group: &[Run], resume: bool, stop_after: Option<u64>) -> anyh
     bar.finish_and_clear();
     checkpoint(&live)?;
     for l in &live {
-        let Some(t) = &l.trainer else { continue };
+        let Some(e) = &l.trainer else { continue };
+        let t = e.host();
         let dir = &l.run.dir;
         let mut ev = Evaluator::new(&t.sae);
         for batch in loader::ordered(Arc::clone(&ds), first.batch_size, 2) {
