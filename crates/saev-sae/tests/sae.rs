@@ -643,3 +643,72 @@ fn the_burn_step_follows_the_cpu_step() {
         }
     }
 }
+
+/// Sparse sums of 32 planted unit directions in 16 dimensions.
+fn planted(n: usize, rng: &mut saev_rng::Pcg64) -> (Vec<f32>, Vec<f32>) {
+    let (d, k) = (16, 32);
+    let mut uni = move || (rng.next_u64() >> 11) as f32 / (1u64 << 53) as f32;
+    let mut gt_KD: Vec<f32> = (0..k * d).map(|_| uni() * 2.0 - 1.0).collect();
+    for row in gt_KD.chunks_mut(d) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|v| *v /= norm);
+    }
+    let mut x = vec![0.0f32; n * d];
+    for row in x.chunks_mut(d) {
+        for g in gt_KD.chunks(d) {
+            if uni() < 0.06 {
+                let a = 1.0 + uni();
+                row.iter_mut().zip(g).for_each(|(x, g)| *x += a * g);
+            }
+        }
+    }
+    (gt_KD, x)
+}
+
+#[test]
+fn training_recovers_planted_features() {
+    let mut rng = saev_rng::Pcg64::from_seed(5);
+    let (gt_KD, x) = planted(40_000, &mut rng);
+    for act in [Activation::Relu, Activation::TopK { top_k: 3 }] {
+        let mut cfg = cfg(16, 4, if act == Activation::Relu { 3e-2 } else { 0.0 });
+        cfg.activation = act;
+        let mut sae = Sae::new(cfg);
+        sae.init_b_dec(&x[..16 * 4096]);
+        let aux = (act != Activation::Relu).then_some(AuxK {
+            k_aux: 16,
+            alpha: 1.0 / 32.0,
+            dead_after: 20_000,
+        });
+        let mut t = Trainer::new(
+            sae,
+            TrainConfig {
+                lr: 3e-3,
+                n_lr_warmup: 50,
+                n_sparsity_warmup: 50,
+                aux,
+                matryoshka: None,
+            },
+        );
+        for step in 0..3000 {
+            let i = step % (40_000 / 256);
+            t.step(&x[i * 256 * 16..(i + 1) * 256 * 16]).unwrap();
+        }
+        let recovered = gt_KD
+            .chunks(16)
+            .filter(|g| {
+                t.sae.w_dec_SD.chunks(16).any(|w| {
+                    let n = w.iter().map(|v| v * v).sum::<f32>().sqrt();
+                    g.iter().zip(w).map(|(a, b)| a * b).sum::<f32>() / n > 0.95
+                })
+            })
+            .count();
+        let l = t.sae.losses(&x[..16 * 4096], 0.0);
+        assert!(
+            recovered >= 26,
+            "{act:?}: recovered {recovered} of 32 (mse {}, l0 {})",
+            l.mse,
+            l.l0
+        );
+        assert!(l.l0 < 8.0 && l.mse < 0.05, "{act:?}: {l:?}");
+    }
+}
