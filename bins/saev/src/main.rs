@@ -25,6 +25,8 @@ enum Command {
     Activations(Box<cmd::activations::ActivationsArgs>),
     /// Train SAEs on activation shards (saev's flags and sweep files).
     Train(Box<cmd::train::TrainArgs>),
+    /// Top images, statistics and pictures of each SAE latent.
+    Visuals(Box<cmd::visuals::VisualsArgs>),
     /// SAE checkpoints: convert saev's sae.pt, inspect.
     #[command(subcommand)]
     Sae(cmd::sae::SaeCmd),
@@ -54,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Shards(cmd) => cmd.run(),
         Command::Train(args) => args.run(),
         Command::Sae(cmd) => cmd.run(),
+        Command::Visuals(args) => args.run(),
         Command::Bench(cmd) => cmd.run(),
         Command::Datasets(cmd) => cmd.run(),
     };

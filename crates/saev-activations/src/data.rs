@@ -114,6 +114,26 @@ impl ImageList {
         self.targets.is_empty()
     }
 
+    /// Decode image `i` (as `PIL.Image.open` sees it).
+    pub fn image(&self, i: usize) -> Result<Image8, Error> {
+        match &self.images {
+            Images::Files(paths) => Ok(Image8::open(&paths[i])?),
+            Images::Parquet(parquet) => {
+                let rows = parquet.read(i, i + 1)?;
+                let row = rows
+                    .first()
+                    .ok_or_else(|| Error::Config(format!("no image {i} in the parquet files")))?;
+                Ok(Image8::decode(&row.bytes)
+                    .map_err(|why| saev_imaging::Error::Decode(PathBuf::from(&row.origin), why))?)
+            }
+        }
+    }
+
+    /// Class name of image `i`.
+    pub fn label(&self, i: usize) -> &str {
+        &self.classes[self.targets[i] as usize]
+    }
+
     /// Decode images `start..end` in parallel (on the current rayon pool),
     /// handing each with its `per_img`-long slice of `out` to `each`.
     pub fn decode_batch(

@@ -222,7 +222,8 @@ impl Figure {
 /// Axis numbers: 3 significant digits, scientific when tiny or huge.
 pub fn short_number(v: f64) -> String {
     let a = v.abs();
-    if v == 0.0 {
+    // Float noise around 0 on tick positions prints as 0.
+    if a < 1e-9 {
         "0".into()
     } else if !(1e-3..1e5).contains(&a) {
         format!("{v:.0e}")

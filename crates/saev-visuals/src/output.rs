@@ -11,7 +11,9 @@
 //!     `mean_values [S]` (mean value when firing; NaN if never),
 //!     `max_values [S]` (largest value seen), `percentiles [S]` (saev's
 //!     online estimate of the `percentile`th percentile);
-//!   - `distributions [M, N]`: each image's ranking value for latents `0..M`.
+//!   - `distributions [M, N]`: each image's ranking value for latents `0..M`;
+//!   - `log_hist [S, 72]` i64: per latent, counts of log10 of its positive
+//!     values over all examples, bins of 1/8 decade from 1e-6 (ends open).
 //! - `summary.json`: the settings and sizes above, the checkpoint and shards.
 //!
 //! Written through temp files and renames; `Visuals::load` reads them back,
@@ -53,6 +55,8 @@ pub struct Visuals {
     pub max_values_S: Vec<f32>,
     pub percentiles_S: Vec<f32>,
     pub distributions_MN: Vec<f32>,
+    /// `[S, HIST_BINS]` counts of log10 values (see [`crate::stats`]).
+    pub log_hist_SH: Vec<i64>,
 }
 
 fn err(path: &Path, why: impl ToString) -> Error {
@@ -100,6 +104,7 @@ impl Visuals {
             max_values_S: r.stats.max_S.clone(),
             percentiles_S: r.stats.percentiles(),
             distributions_MN: r.distributions.clone(),
+            log_hist_SH: r.stats.log_hist_SH.iter().map(|&c| c as i64).collect(),
         }
     }
 
@@ -136,6 +141,15 @@ impl Visuals {
                 ),
             ),
         ];
+        tensors.push((
+            "log_hist",
+            TensorView::new(
+                Dtype::I64,
+                vec![s, crate::stats::HIST_BINS],
+                bytemuck::cast_slice(&self.log_hist_SH),
+            )
+            .expect("shape"),
+        ));
         if sm.sort_by != SortBy::Cls {
             tensors.push((
                 "top_patch_values",
@@ -173,10 +187,8 @@ impl Visuals {
         };
         let v = Self {
             top_values_SK: f32s(&get("top_values")?),
-            top_img_i_SK: get("top_img_i")?
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect(),
+            top_img_i_SK: i64s(&get("top_img_i")?),
+            log_hist_SH: i64s(&get("log_hist")?),
             top_patch_values_SKP,
             sparsity_S: f32s(&get("sparsity")?),
             mean_values_S: f32s(&get("mean_values")?),
@@ -208,6 +220,12 @@ impl Visuals {
         }
         &self.top_patch_values_SKP[(s * k + j) * p..(s * k + j + 1) * p]
     }
+}
+
+fn i64s(b: &[u8]) -> Vec<i64> {
+    b.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
 }
 
 fn f32v(v: &[f32], shape: Vec<usize>) -> TensorView<'_> {

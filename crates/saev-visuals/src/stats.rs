@@ -21,12 +21,19 @@ pub struct LatentStats {
     pub sum_S: Vec<f64>,
     /// Largest value seen, per latent.
     pub max_S: Vec<f32>,
+    /// Histogram of log10 of the positive values, per latent: `[S, HIST_BINS]`,
+    /// bin `i` covering `[HIST_LO + i * HIST_WIDTH, ...)` (ends open).
+    pub log_hist_SH: Vec<u64>,
     percentile: f32,
     total: u64,
     estimate_S: Vec<f32>,
 }
 
 const LR: f64 = 1e-3;
+/// Log10-value histogram: 72 bins of 1/8 decade from 1e-6 to 1e3.
+pub const HIST_BINS: usize = 72;
+pub const HIST_LO: f32 = -6.0;
+pub const HIST_WIDTH: f32 = 0.125;
 
 impl LatentStats {
     /// `total` is the number of examples the pass will feed (saev's `len(dataset)`).
@@ -37,6 +44,7 @@ impl LatentStats {
             fired_S: vec![0; d_sae],
             sum_S: vec![0.0; d_sae],
             max_S: vec![f32::NEG_INFINITY; d_sae],
+            log_hist_SH: vec![0; d_sae * HIST_BINS],
             percentile,
             total,
             estimate_S: vec![0.0; d_sae],
@@ -59,14 +67,20 @@ impl LatentStats {
             .zip(self.sum_S.par_chunks_mut(CH))
             .zip(self.max_S.par_chunks_mut(CH))
             .zip(self.estimate_S.par_chunks_mut(CH))
+            .zip(self.log_hist_SH.par_chunks_mut(CH * HIST_BINS))
             .enumerate()
-            .for_each(|(ci, (((fired, sum), max), est))| {
+            .for_each(|(ci, ((((fired, sum), max), est), hist))| {
                 let s0 = ci * CH;
                 for (row, &step) in acts_BS.chunks_exact(s).zip(&steps) {
                     let row = &row[s0..s0 + fired.len()];
                     for j in 0..row.len() {
                         let v = row[j];
-                        fired[j] += u64::from(v > 0.0);
+                        if v > 0.0 {
+                            fired[j] += 1;
+                            let bin = ((v.log10() - HIST_LO) / HIST_WIDTH).floor();
+                            let bin = (bin.max(0.0) as usize).min(HIST_BINS - 1);
+                            hist[j * HIST_BINS + bin] += 1;
+                        }
                         sum[j] += f64::from(v);
                         if v > max[j] {
                             max[j] = v;
@@ -138,6 +152,12 @@ mod tests {
             assert_eq!(st.frequency()[lat], (fired as f64 / n as f64) as f32);
             assert!((st.mean_value()[lat] - (sum / fired as f64) as f32).abs() < 1e-6);
             assert_eq!(st.max_S[lat], col.iter().copied().fold(f32::MIN, f32::max));
+            let hist = &st.log_hist_SH[lat * HIST_BINS..(lat + 1) * HIST_BINS];
+            assert_eq!(hist.iter().sum::<u64>() as usize, fired);
+            for &v in col.iter().filter(|&&v| v > 0.0) {
+                let lo = HIST_LO + HIST_WIDTH * ((v.log10() - HIST_LO) / HIST_WIDTH).floor();
+                assert!(lo <= v.log10() && v.log10() < lo + HIST_WIDTH);
+            }
             // saev's estimator, one example at a time.
             let mut est = 0.0f32;
             for (t, &v) in col.iter().enumerate() {

@@ -8,3 +8,4 @@ pub mod sae;
 pub mod shards;
 pub mod train;
 pub mod train_loop;
+pub mod visuals;
