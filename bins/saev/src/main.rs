@@ -27,6 +27,8 @@ enum Command {
     Train(Box<cmd::train::TrainArgs>),
     /// Top images, statistics and pictures of each SAE latent.
     Visuals(Box<cmd::visuals::VisualsArgs>),
+    /// Serve the feature browser over visuals outputs (localhost).
+    Serve(cmd::serve::ServeArgs),
     /// SAE checkpoints: convert saev's sae.pt, inspect.
     #[command(subcommand)]
     Sae(cmd::sae::SaeCmd),
@@ -57,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => args.run(),
         Command::Sae(cmd) => cmd.run(),
         Command::Visuals(args) => args.run(),
+        Command::Serve(args) => args.run(),
         Command::Bench(cmd) => cmd.run(),
         Command::Datasets(cmd) => cmd.run(),
     };

@@ -550,3 +550,295 @@ fn sae_convert_reads_saev_checkpoints() {
     assert_eq!(v["d_sae"], 16);
     assert_eq!(v["cfg"]["seed"], 7);
 }
+
+/// Class folders of small generated PPM images: `n` per class, each class
+/// its own colour, with a checkerboard that moves from image to image.
+fn image_folder(dir: &std::path::Path, classes: &[(&str, [u8; 3])], n: usize) {
+    for (c, (name, rgb)) in classes.iter().enumerate() {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..n {
+            let (w, h) = (48usize, 40usize);
+            let mut px = Vec::with_capacity(w * h * 3);
+            for y in 0..h {
+                for x in 0..w {
+                    let on = (x / 8 + y / 8 + i + c) % 2 == 0;
+                    px.extend(rgb.iter().map(|&v| if on { v } else { v / 2 }));
+                }
+            }
+            let mut bytes = format!("P6\n{w} {h}\n255\n").into_bytes();
+            bytes.extend(px);
+            std::fs::write(d.join(format!("{i}.ppm")), bytes).unwrap();
+        }
+    }
+}
+
+/// GET `path` from a local server: (status code, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let code = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn chromium() -> Option<String> {
+    let candidates = [
+        std::env::var("CHROMIUM").unwrap_or_default(),
+        "chromium".into(),
+        "chromium-browser".into(),
+        "google-chrome".into(),
+    ];
+    candidates.into_iter().filter(|c| !c.is_empty()).find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+#[test]
+fn visuals_and_the_feature_browser_on_a_recorded_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let imgs = tmp.path().join("imgs");
+    image_folder(
+        &imgs,
+        &[
+            ("red", [220, 40, 40]),
+            ("green", [40, 200, 60]),
+            ("blue", [40, 60, 220]),
+        ],
+        5,
+    );
+    let shards = tmp.path().join("shards");
+    let tower = repo().join("fixtures/clip/tiny-openclip");
+    let out = saev(&[
+        "activations",
+        "--model-ckpt",
+        tower.to_str().unwrap(),
+        "--d-vit",
+        "64",
+        "--n-patches-per-img",
+        "196",
+        "--layers",
+        "-2",
+        "--dump-to",
+        shards.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--vit-batch-size",
+        "5",
+        "data:image-folder-dataset",
+        "--data.root",
+        imgs.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = std::fs::read_dir(&shards)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let ckpt = tmp.path().join("ckpt");
+    let out = saev(&[
+        "train",
+        "--data.shard-root",
+        store.to_str().unwrap(),
+        "--data.patches",
+        "patches",
+        "--sae.d-vit",
+        "64",
+        "--sae.exp-factor",
+        "2",
+        "--n-patches",
+        "6_000",
+        "--sae-batch-size",
+        "196",
+        "--n-lr-warmup",
+        "2",
+        "--lr",
+        "1e-3",
+        "--device",
+        "cpu",
+        "--ckpt-path",
+        ckpt.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sae = run_dirs(&ckpt).pop().unwrap().join("sae.safetensors");
+    let feats = tmp.path().join("feats");
+    for (mode, patches) in [("patch", "patches"), ("img", "patches"), ("cls", "cls")] {
+        let args = [
+            "visuals",
+            "--ckpt",
+            sae.to_str().unwrap(),
+            "--dump-to",
+            feats.to_str().unwrap(),
+            "--sort-by",
+            mode,
+            "--data.shard-root",
+            store.to_str().unwrap(),
+            "--data.layer",
+            "-2",
+            "--data.patches",
+            patches,
+            "--top-k",
+            "4",
+            "--log-freq-range",
+            "-10",
+            "10",
+            "--include-latents",
+            "7",
+            "--log-value-range",
+            "-10",
+            "10",
+            "--n-latents",
+            "3",
+            "images:image-folder-dataset",
+            "--images.root",
+            imgs.to_str().unwrap(),
+        ];
+        let out = saev(&args);
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let root = feats.join(format!("sort_by_{mode}"));
+        for f in [
+            "topk.safetensors",
+            "summary.json",
+            "latents.json",
+            "25_activation_distributions.png",
+        ] {
+            assert!(root.join(f).is_file(), "{mode}: no {f}");
+        }
+        let neurons: Vec<String> = std::fs::read_dir(root.join("neurons"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(neurons.len(), 4, "{neurons:?}");
+        assert!(neurons.contains(&"7".to_string()));
+        let meta: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("neurons/7/metadata.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(meta["top"].as_array().unwrap().len(), 4);
+        let png = std::fs::read(root.join("neurons/7/0.png")).unwrap();
+        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 448);
+        let label = std::fs::read_to_string(root.join("neurons/7/0.txt")).unwrap();
+        assert!(
+            ["red\n", "green\n", "blue\n"].contains(&label.as_str()),
+            "{label:?}"
+        );
+        // A second run reuses the pass.
+        let again = saev(&args);
+        assert!(String::from_utf8_lossy(&again.stdout).contains("reusing the pass"));
+    }
+
+    // The browser: API, then the page in headless Chromium.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_saev"))
+        .args(["serve", feats.to_str().unwrap(), "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (code, body) = http_get(&addr, "/api/sources");
+    assert_eq!(code, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let (code, body) = http_get(&addr, "/api/latents?source=0&sort=freq&desc=1&limit=5");
+    assert_eq!(code, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["total"], 128);
+    let freqs: Vec<f64> = page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["freq"].as_f64().unwrap())
+        .collect();
+    assert!(freqs.windows(2).all(|w| w[0] >= w[1]), "{freqs:?}");
+    assert_eq!(http_get(&addr, "/api/latent?source=0&id=100000").0, 404);
+    assert_eq!(http_get(&addr, "/api/latents?sort=nonsense").0, 400);
+    assert_eq!(
+        http_get(&addr, "/files/0/neurons/7/..%2F..%2Fsummary.json").0,
+        400
+    );
+    let browser = chromium();
+    if browser.is_none() {
+        server.kill().unwrap();
+        server.wait().unwrap();
+        assert!(
+            std::env::var("SAEV_REQUIRE_BROWSER").is_err(),
+            "SAEV_REQUIRE_BROWSER is set but no Chromium was found"
+        );
+        eprintln!(
+            "SKIPPED the headless-browser half: install chromium (apt install chromium) to run it"
+        );
+        return;
+    }
+    let dom = Command::new(browser.unwrap())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+        ])
+        .arg(format!("http://{addr}/#latent=7"))
+        .output()
+        .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "page did not finish loading:\n{dom}"
+    );
+    assert!(dom.contains("<h2>Latent 7</h2>"), "{dom}");
+    assert_eq!(dom.matches("src=\"/files/0/neurons/7/").count(), 4, "{dom}");
+    assert!(dom.contains("id=\"hist\""));
+    // Rows as rendered (the page's script holds the template, with no digit after the quote).
+    let rows = dom
+        .match_indices("<tr data-id=\"")
+        .filter(|(i, m)| dom[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(rows, 100, "the table shows one page of latents");
+}

@@ -106,7 +106,7 @@ pub fn run(
             ds.d_vit()
         )));
     }
-    let view = ds.view().clone();
+    let view = *ds.view();
     let p = match (cfg.sort_by, view.patches) {
         (SortBy::Cls, Patches::Cls) => 1,
         (SortBy::Cls, other) => {

@@ -193,10 +193,20 @@ fn sae_rate(args: &SaeBench) -> serde_json::Value {
         steps += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
+    // Inference: the encoder alone (what `saev visuals` and steering run).
+    let sae = &trainers[0].sae;
+    let start_fwd = Instant::now();
+    let mut fwd = 0;
+    while start_fwd.elapsed() < budget / 2 || fwd == 0 {
+        std::hint::black_box(sae.encode(&batch));
+        fwd += 1;
+    }
+    let fwd_rate = (fwd * args.batch_size) as f64 / start_fwd.elapsed().as_secs_f64();
     json!({
         "d_vit": args.d_vit,
         "exp_factor": args.exp_factor,
         "batch_size": args.batch_size,
+        "encode_examples_per_s": fwd_rate,
         "n_saes": args.n_saes.max(1),
         "activation": args.activation,
         "aux": args.aux,

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod datasets;
 pub mod device;
 pub mod sae;
+pub mod serve;
 pub mod shards;
 pub mod train;
 pub mod train_loop;
