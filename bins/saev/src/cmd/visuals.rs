@@ -247,7 +247,7 @@ fn write_latent_table(
                     None => counts.push((l, 1)),
                 }
             }
-            counts.sort_by(|a, b| b.1.cmp(&a.1));
+            counts.sort_by_key(|c| std::cmp::Reverse(c.1));
             let f = |x: f32| if x.is_finite() { serde_json::json!(x) } else { serde_json::Value::Null };
             serde_json::json!({
                 "latent": s,
