@@ -89,6 +89,9 @@ pub struct PassResult {
     /// first latents (for `cls`, the [CLS] values: every example).
     pub distributions: Vec<f32>,
     pub n_distributions: usize,
+    /// Seconds in the SAE encoder, and in the whole pass.
+    pub encode_seconds: f64,
+    pub seconds: f64,
 }
 
 /// Run `sae` over `ds` in order. `on_batch(examples_done)` reports progress.
@@ -130,9 +133,13 @@ pub fn run(
     let m_dist = cfg.n_distributions.min(s);
     let mut distributions = vec![0.0f32; m_dist * n_imgs as usize];
     let mut done = 0u64;
+    let start = std::time::Instant::now();
+    let mut encode_seconds = 0.0;
     for b in loader::ordered(Arc::clone(&ds), batch, 2) {
         let b = b?;
+        let t = std::time::Instant::now();
         let acts_BS = sae.encode(&b.acts_BD);
+        encode_seconds += t.elapsed().as_secs_f64();
         stats.update(&acts_BS);
         let m = b.len() / p;
         let images: Vec<i64> = (0..m).map(|i| b.image_i[i * p]).collect();
@@ -184,5 +191,7 @@ pub fn run(
         n_patches: p,
         distributions,
         n_distributions: m_dist,
+        encode_seconds,
+        seconds: start.elapsed().as_secs_f64(),
     })
 }

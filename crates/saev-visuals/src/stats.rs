@@ -17,7 +17,7 @@ pub struct LatentStats {
     pub n: u64,
     /// Examples with a positive value, per latent.
     pub fired_S: Vec<u64>,
-    /// Sum of values (f64), per latent.
+    /// Sum of positive values (f64), per latent.
     pub sum_S: Vec<f64>,
     /// Largest value seen, per latent.
     pub max_S: Vec<f32>,
@@ -73,27 +73,23 @@ impl LatentStats {
                 let s0 = ci * CH;
                 for (row, &step) in acts_BS.chunks_exact(s).zip(&steps) {
                     let row = &row[s0..s0 + fired.len()];
-                    for j in 0..row.len() {
-                        let v = row[j];
+                    // Dense part, branch-free so it vectorizes: maximum and
+                    // the percentile estimate (every value moves it).
+                    for ((&v, m), e) in row.iter().zip(max.iter_mut()).zip(est.iter_mut()) {
+                        *m = m.max(v);
+                        let d = v - *e;
+                        let sign = f32::from(u8::from(d > 0.0)) - f32::from(u8::from(d < 0.0));
+                        *e += step * (sign + c);
+                    }
+                    // Sparse part: only firing values count, sum and bin.
+                    for (j, &v) in row.iter().enumerate() {
                         if v > 0.0 {
                             fired[j] += 1;
+                            sum[j] += f64::from(v);
                             let bin = ((v.log10() - HIST_LO) / HIST_WIDTH).floor();
                             let bin = (bin.max(0.0) as usize).min(HIST_BINS - 1);
                             hist[j * HIST_BINS + bin] += 1;
                         }
-                        sum[j] += f64::from(v);
-                        if v > max[j] {
-                            max[j] = v;
-                        }
-                        let d = v - est[j];
-                        let sign = if d > 0.0 {
-                            1.0
-                        } else if d < 0.0 {
-                            -1.0
-                        } else {
-                            0.0
-                        };
-                        est[j] += step * (sign + c);
                     }
                 }
             });

@@ -125,9 +125,10 @@ impl VisualsArgs {
                 bar.finish_and_clear();
                 let secs = start.elapsed().as_secs_f64();
                 println!(
-                    "pass: {} examples in {secs:.1} s ({:.0} examples/s)",
+                    "pass: {} examples in {secs:.1} s ({:.0} examples/s; {:.0}% of it in the SAE encoder)",
                     r.stats.n,
-                    r.stats.n as f64 / secs
+                    r.stats.n as f64 / secs,
+                    100.0 * r.encode_seconds / r.seconds.max(1e-9)
                 );
                 let v = Visuals::from_pass(&r, &self.ckpt, ds.store().root(), self.percentile);
                 v.save(&root)?;
