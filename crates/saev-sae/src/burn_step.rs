@@ -66,6 +66,7 @@ pub struct BurnTrainer<B: Backend> {
     pub threshold: f32,
     /// Training examples since each latent last fired (AuxK), kept on the host.
     pub since_fired_S: Vec<u64>,
+    pub data_norm: Option<crate::DataNorm>,
     params: Params<B>,
     m: Params<B>,
     v: Params<B>,
@@ -83,6 +84,7 @@ impl<B: Backend> BurnTrainer<B> {
             step: t.step,
             threshold: t.sae.threshold,
             since_fired_S: t.since_fired_S.clone(),
+            data_norm: t.sae.data_norm.clone(),
             params: Params::upload(
                 [
                     &t.sae.w_enc_DS,
@@ -105,6 +107,7 @@ impl<B: Backend> BurnTrainer<B> {
         let [we, be, wd, bd] = self.params.download();
         let mut sae = Sae::from_weights(self.sae_cfg.clone(), we, be, wd, bd);
         sae.threshold = self.threshold;
+        sae.data_norm = self.data_norm.clone();
         let [m0, m1, m2, m3] = self.m.download();
         let [v0, v1, v2, v3] = self.v.download();
         Trainer::restore(

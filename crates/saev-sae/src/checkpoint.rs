@@ -1,7 +1,10 @@
 //! `sae.safetensors`: the four parameters under saev's names and shapes
 //! (`W_enc [D, S]`, `b_enc [S]`, `W_dec [S, D]`, `b_dec [D]`), with the SAE
 //! config as JSON in the safetensors metadata (key `cfg`); BatchTopK SAEs add
-//! their inference `threshold` (shape `[]`, as saev's buffer).
+//! their inference `threshold` (shape `[]`, as saev's buffer), and SAEs
+//! trained by `saev train` their data normalization, `act_mean [D]` and
+//! `scalar []` (so `--data.scale-mean CKPT --data.scale-norm CKPT` reads other
+//! shards in the SAE's space).
 //!
 //! `state.safetensors` holds what resuming needs besides the weights: Adam's
 //! moments (`W_enc.m`, `W_enc.v`, ...), the AuxK dead-latent counters
@@ -49,6 +52,11 @@ impl Sae {
         if matches!(self.cfg.activation, crate::Activation::BatchTopK { .. }) {
             tensors.push(("threshold", view(&threshold, vec![])));
         }
+        let scalar = [self.data_norm.as_ref().map_or(1.0, |n| n.scalar)];
+        if let Some(n) = &self.data_norm {
+            tensors.push(("act_mean", view(&n.act_mean, vec![d])));
+            tensors.push(("scalar", view(&scalar, vec![])));
+        }
         let cfg = serde_json::to_string(&self.cfg).expect("config serializes");
         write_atomic(path, tensors, HashMap::from([("cfg".to_string(), cfg)]))
     }
@@ -77,6 +85,12 @@ impl Sae {
         );
         if matches!(cfg.activation, crate::Activation::BatchTopK { .. }) {
             sae.threshold = get("threshold", &[])?[0];
+        }
+        if st.names().iter().any(|n| n.as_str() == "act_mean") {
+            sae.data_norm = Some(crate::DataNorm {
+                act_mean: get("act_mean", &[d])?,
+                scalar: get("scalar", &[])?[0],
+            });
         }
         Ok(sae)
     }

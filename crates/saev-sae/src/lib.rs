@@ -37,7 +37,7 @@ pub use burn_step::BurnTrainer;
 pub use checkpoint::CheckpointError;
 pub use matmul::{matmul, matmul_into, View};
 pub use objective::{AuxK, Matryoshka};
-pub use sae::{Losses, Sae, SaeConfig};
+pub use sae::{DataNorm, Losses, Sae, SaeConfig};
 pub use train::{
     gradients, remove_parallel, step_gradients, warmup, Grads, NonFiniteLoss, StepOptions,
     StepOutput, TrainConfig, Trainer,

@@ -66,6 +66,16 @@ pub struct Sae {
     pub b_dec_D: Vec<f32>,
     /// BatchTopK's running inference threshold (0 for other activations).
     pub threshold: f32,
+    /// How the training data was normalized (`(x - act_mean) / scalar`), so
+    /// that users of the SAE (probes, steering) see the same space.
+    pub data_norm: Option<DataNorm>,
+}
+
+/// saev's data normalization, carried with a checkpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataNorm {
+    pub act_mean: Vec<f32>,
+    pub scalar: f32,
 }
 
 /// Loss terms of one batch.
@@ -105,6 +115,7 @@ impl Sae {
             w_dec_SD,
             cfg,
             threshold: 0.0,
+            data_norm: None,
         }
     }
 
@@ -129,6 +140,7 @@ impl Sae {
             w_dec_SD,
             b_dec_D,
             threshold: 0.0,
+            data_norm: None,
         }
     }
 

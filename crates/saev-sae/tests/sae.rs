@@ -242,6 +242,10 @@ fn checkpoint_round_trip_and_errors() {
         },
     );
     t.step(&x).unwrap();
+    t.sae.data_norm = Some(saev_sae::DataNorm {
+        act_mean: vec![0.5, -1.0, 0.0, 2.0, 3.0, 0.25],
+        scalar: 1.5,
+    });
     let path = dir.join("sae.safetensors");
     t.sae.save(&path).unwrap();
     assert!(!dir.join("sae.safetensors.tmp").exists());

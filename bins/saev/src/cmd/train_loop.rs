@@ -334,6 +334,12 @@ pub fn train_group(
             }
             Trainer::new(sae, run.train.clone())
         };
+        let mut trainer = trainer;
+        let norm = ds.normalization();
+        trainer.sae.data_norm = Some(saev_sae::DataNorm {
+            act_mean: norm.act_mean.clone(),
+            scalar: norm.scalar,
+        });
         if !resume {
             let cfg = run.to_json(first.seed);
             std::fs::write(
