@@ -7,6 +7,7 @@ mod alloc;
 mod cmd;
 mod data_args;
 mod pyargs;
+mod split;
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +28,12 @@ enum Command {
     Train(Box<cmd::train::TrainArgs>),
     /// Top images, statistics and pictures of each SAE latent.
     Visuals(Box<cmd::visuals::VisualsArgs>),
+    /// Linear probes on [CLS] activations: train a sweep, evaluate.
+    #[command(subcommand)]
+    Probe(cmd::probe::ProbeCmd),
+    /// Steering a probe with SAE latents: the flip-rate evaluation.
+    #[command(subcommand)]
+    Steer(cmd::steer::SteerCmd),
     /// Serve the feature browser over visuals outputs (localhost).
     Serve(cmd::serve::ServeArgs),
     /// SAE checkpoints: convert saev's sae.pt, inspect.
@@ -60,6 +67,8 @@ fn main() -> std::process::ExitCode {
         Command::Sae(cmd) => cmd.run(),
         Command::Visuals(args) => args.run(),
         Command::Serve(args) => args.run(),
+        Command::Probe(cmd) => cmd.run(),
+        Command::Steer(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
         Command::Datasets(cmd) => cmd.run(),
     };

@@ -47,6 +47,8 @@ pub enum Style {
     Bars,
     /// A vertical marker at `x` (percentile lines); `y` is ignored.
     VLine,
+    /// Dots only (scatter).
+    Points,
 }
 
 /// One named set of points.
@@ -319,6 +321,9 @@ fn draw_panel(
                             .collect();
                         chart.draw_series(bars).map_err(e)?
                     }
+                    Style::Points => chart
+                        .draw_series(pts.iter().map(|&pt| Circle::new(pt, 4, c.filled())))
+                        .map_err(e)?,
                     Style::VLine => chart
                         .draw_series(pts.iter().map(|&(x, _)| {
                             PathElement::new(vec![(x, y0), (x, y1)], c.stroke_width(2))

@@ -1,0 +1,105 @@
+//! A labelled split: every [CLS] activation of a store at one layer, in
+//! image order, normalized in a given space, with class targets from class
+//! folders (`--*-imgs.root`) or the store's `labels.json`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use saev_shards::{loader, DataLoad, Dataset, Layer, Patches, Scale};
+
+/// Activations `[N, D]`, targets, class names and image files.
+pub struct Split {
+    pub x_ND: Vec<f32>,
+    pub y_N: Vec<u32>,
+    pub classes: Vec<String>,
+    /// Image files, when known (class folders or the sidecar's paths).
+    pub images: Vec<PathBuf>,
+    pub d: usize,
+    pub store: PathBuf,
+}
+
+/// How activations are normalized: an SAE checkpoint or normalization file
+/// (`act_mean`, `scalar`), or estimated from this store.
+#[derive(Clone, Debug)]
+pub enum Norm {
+    File(PathBuf),
+    Estimate,
+}
+
+impl Split {
+    pub fn load(
+        shard_root: &Path,
+        layer: Layer,
+        norm: &Norm,
+        imgs_root: Option<&Path>,
+    ) -> anyhow::Result<Split> {
+        let scale = match norm {
+            Norm::File(p) => Scale::File(p.clone()),
+            Norm::Estimate => Scale::Estimate,
+        };
+        let ds = Arc::new(Dataset::open(DataLoad {
+            shard_root: shard_root.to_path_buf(),
+            patches: Patches::Cls,
+            layer,
+            scale_mean: scale.clone(),
+            scale_norm: scale,
+            ..DataLoad::default()
+        })?);
+        let d = ds.d_vit();
+        let mut x_ND = Vec::with_capacity(ds.len() as usize * d);
+        for b in loader::ordered(Arc::clone(&ds), 8192, 2) {
+            x_ND.extend_from_slice(&b?.acts_BD);
+        }
+        let n = ds.len() as usize;
+        let (y_N, classes, images) = match imgs_root {
+            Some(root) => {
+                let f = saev_imaging::ImageFolder::open(root)?;
+                (
+                    f.samples
+                        .iter()
+                        .map(|s| s.target as u32)
+                        .collect::<Vec<_>>(),
+                    f.classes,
+                    f.samples.into_iter().map(|s| s.path).collect::<Vec<_>>(),
+                )
+            }
+            None => {
+                let l = saev_shards::Labels::load(ds.store().root())?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: no labels.json; give the images' class folders (--*-imgs.root)",
+                        ds.store().root().display()
+                    )
+                })?;
+                let images = l.paths.iter().map(PathBuf::from).collect();
+                (l.targets, l.classes, images)
+            }
+        };
+        if y_N.len() != n {
+            anyhow::bail!(
+                "{} holds {n} images but their labels list {}; are these the images the store was recorded from?",
+                ds.store().root().display(),
+                y_N.len()
+            );
+        }
+        Ok(Split {
+            x_ND,
+            y_N,
+            classes,
+            images,
+            d,
+            store: ds.store().root().to_path_buf(),
+        })
+    }
+
+    /// Write this store's estimated normalization to `path` (to reuse for other splits).
+    pub fn save_estimate(shard_root: &Path, layer: Layer, path: &Path) -> anyhow::Result<()> {
+        let ds = Dataset::open(DataLoad {
+            shard_root: shard_root.to_path_buf(),
+            patches: Patches::Cls,
+            layer,
+            ..DataLoad::default()
+        })?;
+        ds.normalization().save(path)?;
+        Ok(())
+    }
+}
