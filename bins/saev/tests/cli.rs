@@ -755,25 +755,7 @@ fn visuals_and_the_feature_browser_on_a_recorded_store() {
     }
 
     // The browser: API, then the page in headless Chromium.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_saev"))
-        .args(["serve", feats.to_str().unwrap(), "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let (server, addr) = serve(&["serve", feats.to_str().unwrap()]);
     let (code, body) = http_get(&addr, "/api/sources");
     assert_eq!(code, 200);
     assert_eq!(
@@ -803,8 +785,7 @@ fn visuals_and_the_feature_browser_on_a_recorded_store() {
     );
     let browser = chromium();
     if browser.is_none() {
-        server.kill().unwrap();
-        server.wait().unwrap();
+        drop(server);
         assert!(
             std::env::var("SAEV_REQUIRE_BROWSER").is_err(),
             "SAEV_REQUIRE_BROWSER is set but no Chromium was found"
@@ -825,8 +806,7 @@ fn visuals_and_the_feature_browser_on_a_recorded_store() {
         .arg(format!("http://{addr}/#latent=7"))
         .output()
         .unwrap();
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(
         dom.contains("data-ready=\"1\""),
@@ -841,4 +821,381 @@ fn visuals_and_the_feature_browser_on_a_recorded_store() {
         .filter(|(i, m)| dom[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
         .count();
     assert_eq!(rows, 100, "the table shows one page of latents");
+}
+
+/// A `saev serve` process, killed when dropped (also when a test fails, so
+/// it never outlives the test holding its output pipes).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `saev serve ...` on a free port; returns the process and its address.
+fn serve(args: &[&str]) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saev"))
+        .args(args)
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    (Server(child), addr)
+}
+
+#[test]
+fn probe_steering_evaluation_and_the_dashboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let imgs = tmp.path().join("imgs");
+    image_folder(
+        &imgs,
+        &[
+            ("red", [220, 40, 40]),
+            ("green", [40, 200, 60]),
+            ("blue", [40, 60, 220]),
+        ],
+        6,
+    );
+    let shards = tmp.path().join("shards");
+    let tower = repo().join("fixtures/clip/tiny-openclip");
+    let out = saev(&[
+        "activations",
+        "--model-ckpt",
+        tower.to_str().unwrap(),
+        "--d-vit",
+        "64",
+        "--n-patches-per-img",
+        "0",
+        "--layers",
+        "-2",
+        "--dump-to",
+        shards.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--vit-batch-size",
+        "6",
+        "data:image-folder-dataset",
+        "--data.root",
+        imgs.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = std::fs::read_dir(&shards)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let s = store.to_str().unwrap();
+    let ckpt = tmp.path().join("ckpt");
+    let out = saev(&[
+        "train",
+        "--data.shard-root",
+        s,
+        "--data.patches",
+        "cls",
+        "--sae.d-vit",
+        "64",
+        "--sae.exp-factor",
+        "4",
+        "--n-patches",
+        "3_000",
+        "--sae-batch-size",
+        "6",
+        "--n-lr-warmup",
+        "5",
+        "--lr",
+        "1e-3",
+        "--sae.n-reinit-samples",
+        "18",
+        "--device",
+        "cpu",
+        "--ckpt-path",
+        ckpt.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sae = run_dirs(&ckpt).pop().unwrap().join("sae.safetensors");
+    let sae = sae.to_str().unwrap();
+    let feats = tmp.path().join("feats");
+    let out = saev(&[
+        "visuals",
+        "--ckpt",
+        sae,
+        "--dump-to",
+        feats.to_str().unwrap(),
+        "--sort-by",
+        "cls",
+        "--data.shard-root",
+        s,
+        "--data.patches",
+        "cls",
+        "--top-k",
+        "4",
+        "--n-latents",
+        "20",
+        "--log-freq-range",
+        "-10",
+        "10",
+        "--log-value-range",
+        "-10",
+        "10",
+        "images:image-folder-dataset",
+        "--images.root",
+        imgs.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The probe sweep, in the SAE's space.
+    let sweep = tmp.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "learning_rate = [1e-5, 1e-2]\nweight_decay = [0.1, 10.0]\n",
+    )
+    .unwrap();
+    let (ck, logs) = (tmp.path().join("probes"), tmp.path().join("logs"));
+    let out = saev(&[
+        "probe",
+        "train",
+        "--n-workers",
+        "32",
+        "--train-acts.shard-root",
+        s,
+        "--val-acts.shard-root",
+        s,
+        "--test-acts.shard-root",
+        s,
+        "--train-imgs.root",
+        imgs.to_str().unwrap(),
+        "--val-imgs.root",
+        imgs.to_str().unwrap(),
+        "--sweep",
+        sweep.to_str().unwrap(),
+        "--sae",
+        sae,
+        "--n-epochs",
+        "30",
+        "--batch-size",
+        "4",
+        "--ckpt-path",
+        ck.to_str().unwrap(),
+        "--log-to",
+        logs.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(logs.join("results.csv")).unwrap();
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        "learning_rate,weight_decay,train_acc,val_acc"
+    );
+    assert_eq!(csv.lines().count(), 5);
+    for dir in ["lr_1e-05__wd_0_1", "lr_0_01__wd_10_0"] {
+        assert!(ck.join(dir).join("model.safetensors").is_file(), "{dir}");
+        assert!(ck.join(dir).join("cfg.json").is_file(), "{dir}");
+    }
+    assert!(logs.join("hparam-sweeps.png").is_file());
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(logs.join("best.json")).unwrap()).unwrap();
+    assert!(best["val_acc"].as_f64().unwrap() >= 0.99, "{best}");
+    assert_eq!(best["learning_rate"].as_f64().unwrap() as f32, 1e-2);
+    let probe = best["ckpt"].as_str().unwrap().to_string();
+    let out = saev(&[
+        "probe",
+        "eval",
+        "--ckpt",
+        &probe,
+        "--acts.shard-root",
+        s,
+        "--imgs.root",
+        imgs.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout_json(&out)["accuracy"].as_f64().unwrap() >= 0.99);
+
+    // The flip-rate evaluation.
+    let steer_out = tmp.path().join("steer");
+    let out = saev(&[
+        "steer",
+        "eval",
+        "--sae",
+        sae,
+        "--probe",
+        &probe,
+        "--visuals",
+        feats.to_str().unwrap(),
+        "--max-freq",
+        "0.9",
+        "--train-acts.shard-root",
+        s,
+        "--test-acts.shard-root",
+        s,
+        "--scales",
+        "1",
+        "8",
+        "--out",
+        steer_out.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = std::fs::read_to_string(steer_out.join("steer_eval.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 1 + 18 * 2 * 2 * 2);
+    assert!(steer_out.join("steer_eval.png").is_file());
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(steer_out.join("steer_summary.json")).unwrap(),
+    )
+    .unwrap();
+    let flip = |kind: &str, scale: f64| {
+        summary["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == kind && r["scale"].as_f64() == Some(scale))
+            .unwrap()["flip_rate"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(flip("class", 8.0) >= flip("random", 8.0), "{summary}");
+
+    // The dashboard's API.
+    let (server, addr) = serve(&[
+        "serve",
+        "steer",
+        "--sae",
+        sae,
+        "--probe",
+        &probe,
+        "--visuals",
+        feats.to_str().unwrap(),
+        "--max-freq",
+        "0.9",
+        "--acts",
+        s,
+        "--imgs",
+        imgs.to_str().unwrap(),
+    ]);
+    // Class folders sort blue, green, red: example 14 is the third red image.
+    let (code, body) = http_get(&addr, "/api/example?i=14");
+    assert_eq!(code, 200, "{body}");
+    let ex: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ex["label"], "red");
+    assert_eq!(ex["columns"].as_array().unwrap().len(), 3);
+    let l = &ex["columns"][1]["latents"][0];
+    let (latent, m) = (l["latent"].as_u64().unwrap(), l["m"].as_f64().unwrap());
+    let (code, body) = http_get(&addr, &format!("/api/steer?i=14&edits={latent}:{m}"));
+    assert_eq!(code, 200, "{body}");
+    let r: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_ne!(r["before"], r["after"]);
+    let (code, body) = http_get(&addr, "/api/steer?i=14&edits=");
+    assert_eq!(code, 200);
+    let r: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(r["before"], r["after"], "no edit, no change");
+    for bad in [
+        "/api/steer?i=99",
+        &format!("/api/steer?i=2&edits={latent}:{}", m * 3.0),
+        "/api/steer?i=2&edits=99999:0.1",
+        "/api/steer?i=2&edits=oops",
+        "/api/example?i=2&other=7",
+    ] {
+        let (code, body) = http_get(&addr, bad);
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(body.contains("error"), "{body}");
+    }
+    assert_eq!(http_get(&addr, "/image/14").0, 200);
+
+    // The page in headless Chromium: the fourth slider (the other class's
+    // first latent) moved to its maximum changes the "after" bars.
+    let Some(browser) = chromium() else {
+        drop(server);
+        assert!(
+            std::env::var("SAEV_REQUIRE_BROWSER").is_err(),
+            "SAEV_REQUIRE_BROWSER is set but no Chromium was found"
+        );
+        eprintln!(
+            "SKIPPED the headless-browser half: install chromium (apt install chromium) to run it"
+        );
+        return;
+    };
+    let dom = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+        ])
+        .arg(format!("http://{addr}/#example=14&s3=1"))
+        .output()
+        .unwrap();
+    drop(server);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "page did not finish:\n{dom}"
+    );
+    // Bars carry their probability in data-p; "before" comes first in the page.
+    let (b0, a0) = (
+        dom.find("id=\"before\"").unwrap(),
+        dom.find("id=\"after\"").unwrap(),
+    );
+    let probs = |text: &str| -> Vec<String> {
+        text.split("data-p=\"")
+            .skip(1)
+            .map(|p| p.split('"').next().unwrap().to_string())
+            .collect()
+    };
+    let (before, after) = (probs(&dom[b0..a0]), probs(&dom[a0..]));
+    assert_eq!(before.len(), 3, "{dom}");
+    assert_ne!(before, after, "moving a slider must change the after bars");
+    let sliders = dom
+        .match_indices("class=\"slider\" id=\"s")
+        .filter(|(i, m)| dom[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(sliders, 9 - count_missing(&ex));
+}
+
+/// Sliders the example lacks (a column may offer fewer than three latents).
+fn count_missing(ex: &serde_json::Value) -> usize {
+    ex["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| 3 - c["latents"].as_array().unwrap().len())
+        .sum()
 }

@@ -64,6 +64,7 @@ fn the_sweep_learns_separable_classes_and_bad_settings_do_worse() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn adamw_matches_pytorch_on_one_step() {
     // One example, two classes, D = 2, from zero weights: the gradient of the
     // mean cross-entropy is (softmax - onehot) x; Adam's first step moves each

@@ -55,6 +55,7 @@ pub struct SummaryRow {
 /// targets `y_N`; `class_latents[t]` are class `t`'s latents, `max_S` each
 /// latent's largest activation, `random_pool` the latents random controls
 /// are drawn from.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     sae: &Sae,
     probe: &Probe,

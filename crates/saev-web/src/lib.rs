@@ -2,11 +2,14 @@
 //!
 //! - [`browse`]: the feature browser over `saev visuals` outputs (a sortable,
 //!   filterable, paginated table of latents; each latent's top images with
-//!   heatmaps, labels and value histogram).
+//!   heatmaps, labels and value histogram);
+//! - [`steer`]: the steering dashboard (a test image, nine latent sliders,
+//!   the probe's top-5 classes before and after the edit).
 //!
 //! Pages are single HTML files embedded in the binary (no CDN, no network).
 
 pub mod browse;
+pub mod steer;
 
 use std::net::SocketAddr;
 

@@ -1,17 +1,30 @@
-//! `saev serve DIR...`: the feature browser over `saev visuals` outputs, on
-//! localhost unless told otherwise.
+//! `saev serve DIR...`: the feature browser over `saev visuals` outputs;
+//! `saev serve steer ...`: the steering dashboard. Both on localhost unless
+//! told otherwise.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
-use std::io::Write;
+use clap::{Args, Subcommand};
+
+use crate::cmd::steer::SteerInputs;
+use crate::split::Split;
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ServeArgs {
     /// `saev visuals` outputs: a --dump-to directory or a sort_by_<mode> directory.
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    addr: Addr,
+    #[command(subcommand)]
+    page: Option<Page>,
+}
+
+#[derive(Args, Clone)]
+struct Addr {
     /// Address to listen on (127.0.0.1: this machine only).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -20,18 +33,103 @@ pub struct ServeArgs {
     port: u16,
 }
 
+#[derive(Subcommand)]
+enum Page {
+    /// The steering dashboard: edit SAE latents of test images, watch the probe.
+    Steer(Box<SteerArgs>),
+}
+
+#[derive(Args)]
+struct SteerArgs {
+    #[command(flatten)]
+    inputs: SteerInputs,
+    /// The examples to steer (e.g. Flowers-102 test [CLS] activations).
+    #[arg(long)]
+    acts: PathBuf,
+    /// Their images' class folders (default: the store's labels.json).
+    #[arg(long)]
+    imgs: Option<PathBuf>,
+    /// Examples that choose each class's latents (default: --acts).
+    #[arg(long = "train-acts")]
+    train_acts: Option<PathBuf>,
+    #[arg(long = "train-imgs")]
+    train_imgs: Option<PathBuf>,
+    #[command(flatten)]
+    addr: Addr,
+}
+
 impl ServeArgs {
     pub fn run(self) -> anyhow::Result<ExitCode> {
+        if let Some(Page::Steer(s)) = self.page {
+            return s.run();
+        }
         let mut sources = Vec::new();
         for d in &self.dirs {
             sources.extend(saev_web::browse::Source::open_all(d)?);
         }
         let n = sources.len();
         let app = saev_web::browse::router(sources);
-        saev_web::serve(app, &self.host, self.port, |addr| {
+        saev_web::serve(app, &self.addr.host, self.addr.port, |addr| {
             println!("feature browser: http://{addr}/ ({n} visuals output(s)); Ctrl-C stops");
             let _ = std::io::stdout().flush();
         })?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl SteerArgs {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let l = self.inputs.load()?;
+        let norm = self.inputs.norm(&l.sae);
+        let layer = self.inputs.layer;
+        let test = Split::load(&self.acts, layer, &norm, self.imgs.as_deref())?;
+        let train = match &self.train_acts {
+            Some(root) => Split::load(root, layer, &norm, self.train_imgs.as_deref())?,
+            None => Split::load(&self.acts, layer, &norm, self.imgs.as_deref())?,
+        };
+        let class_latents = saev_steer::proposals(
+            &l.sae,
+            &train.x_ND,
+            &train.y_N,
+            l.probe.c,
+            self.inputs.n_latents,
+            &l.allowed,
+        );
+        let random_pool: Vec<usize> = (0..l.allowed.len()).filter(|&j| l.allowed[j]).collect();
+        let classes = if l.probe.classes.len() == l.probe.c {
+            l.probe.classes.clone()
+        } else {
+            test.classes.clone()
+        };
+        let visuals_root = if self.inputs.visuals.join("summary.json").is_file() {
+            self.inputs.visuals.clone()
+        } else {
+            saev_visuals::Visuals::root(&self.inputs.visuals, l.visuals.summary.sort_by)
+        };
+        let n = test.y_N.len();
+        let data = saev_web::steer::SteerData {
+            sae: l.sae,
+            probe: l.probe,
+            classes,
+            x_ND: test.x_ND,
+            y_N: test.y_N,
+            images: test.images,
+            class_latents,
+            random_pool,
+            n_random: self.inputs.n_latents,
+            max_S: l.visuals.max_values_S.clone(),
+            freq_S: l.visuals.sparsity_S.clone(),
+            visuals_root,
+        };
+        saev_web::serve(
+            saev_web::steer::router(data),
+            &self.addr.host,
+            self.addr.port,
+            |addr| {
+                println!("steering dashboard: http://{addr}/ ({n} examples); Ctrl-C stops");
+                let _ = std::io::stdout().flush();
+            },
+        )?;
         Ok(ExitCode::SUCCESS)
     }
 }
