@@ -23,8 +23,10 @@ mod cpu;
 pub mod load;
 mod model;
 mod resolve;
+pub mod save;
 
 pub use config::{Activation, VitConfig};
 pub use load::LoadError;
 pub use model::{Attention, Dense, Mlp, Norm, ResBlock, Transformer, VisionTransformer, VitOutput};
 pub use resolve::{load_pretrained, resolve_model, ModelFiles, ResolveError};
+pub use save::save_open_clip;

@@ -195,3 +195,14 @@ fn unknown_model_names_say_what_to_download() {
         "{err}"
     );
 }
+
+#[test]
+fn a_saved_tower_loads_back_identically() {
+    let model = load_dir(&repo().join("fixtures/clip/tiny-openclip"));
+    let dir = std::env::temp_dir().join(format!("saev-vit-save-{}", std::process::id()));
+    saev_vit::save_open_clip(&model, &dir).unwrap();
+    let back = load_dir(&dir);
+    let exp = expected(&repo().join("fixtures/clip/tiny-expected.safetensors"));
+    check(&back, &exp, "saved and reloaded");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
