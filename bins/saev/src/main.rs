@@ -45,6 +45,8 @@ enum Command {
     /// Prepare datasets (Flowers-102).
     #[command(subcommand)]
     Datasets(cmd::datasets::Datasets),
+    /// The whole ImageNet -> Flowers-102 experiment (or its generated demo) in one go.
+    Reproduce(Box<cmd::reproduce::ReproduceArgs>),
     /// Speed measurements.
     #[command(subcommand)]
     Bench(cmd::bench::Bench),
@@ -59,8 +61,29 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let result = dispatch(Cli::parse());
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run a `saev` command line in this process (the program name first), as
+/// `saev reproduce` does for its stages.
+pub(crate) fn run_argv(argv: &[String]) -> anyhow::Result<()> {
+    let cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{}: {e}", argv.join(" ")))?;
+    let code = dispatch(cli)?;
+    if code != std::process::ExitCode::SUCCESS {
+        anyhow::bail!("`{}` failed", argv.join(" "));
+    }
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
         Command::Activations(args) => args.run(),
         Command::Shards(cmd) => cmd.run(),
         Command::Train(args) => args.run(),
@@ -71,12 +94,6 @@ fn main() -> std::process::ExitCode {
         Command::Steer(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
         Command::Datasets(cmd) => cmd.run(),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Command::Reproduce(args) => args.run(),
     }
 }

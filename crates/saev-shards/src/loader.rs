@@ -290,7 +290,8 @@ fn shuffle_epoch(
 ) -> bool {
     let d = ds.d_vit();
     let n = ds.len();
-    if n == 0 {
+    // No full batch fits in an epoch: the stream would never yield; end it.
+    if n == 0 || (cfg.drop_last && n < cfg.batch_size as u64) {
         return false;
     }
     let chunk = cfg.chunk_examples as u64;

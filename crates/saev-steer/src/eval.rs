@@ -45,7 +45,7 @@ pub struct SummaryRow {
     pub kind: &'static str,
     pub scale: f32,
     pub n: usize,
-    /// Fraction whose prediction became the target.
+    /// Fraction whose prediction became the target (from another class).
     pub flip_rate: f64,
     pub mean_dp_target: f64,
     pub mean_dp_true: f64,
@@ -168,7 +168,7 @@ pub fn summarize(rows: &[EvalRow], scales: &[f32]) -> Vec<SummaryRow> {
                 kind,
                 scale: sc,
                 n: sel.len(),
-                flip_rate: sel.iter().filter(|r| r.pred_after == r.target).count() as f64 / n,
+                flip_rate: sel.iter().filter(|r| r.pred_before != r.target && r.pred_after == r.target).count() as f64 / n,
                 mean_dp_target: sel
                     .iter()
                     .map(|r| f64::from(r.p_target_after - r.p_target_before))

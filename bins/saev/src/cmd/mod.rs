@@ -5,6 +5,8 @@ pub mod bench;
 pub mod datasets;
 pub mod device;
 pub mod probe;
+pub mod reproduce;
+pub mod report;
 pub mod sae;
 pub mod serve;
 pub mod shards;

@@ -303,6 +303,14 @@ pub fn train_group(
             );
         }
     }
+    if (first.batch_size as u64) > ds.len() {
+        anyhow::bail!(
+            "{} holds {} examples, fewer than one batch (--sae-batch-size {})",
+            first.data.shard_root.display(),
+            ds.len(),
+            first.batch_size
+        );
+    }
     // b_dec starts at the mean of the first n_reinit_samples examples of a
     // permutation seeded by the first SAE's seed.
     let n_reinit = first.sae.n_reinit_samples.min(ds.len() as usize);
