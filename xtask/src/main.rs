@@ -23,13 +23,21 @@ fn main() -> ExitCode {
 fn reproduce(args: &[String]) -> ExitCode {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let cuda = args.windows(2).any(|w| w[0] == "--device" && w[1] == "cuda") || args.iter().any(|a| a == "--device=cuda");
+    let cuda = args
+        .windows(2)
+        .any(|w| w[0] == "--device" && w[1] == "cuda")
+        || args.iter().any(|a| a == "--device=cuda");
     let mut build = Command::new(&cargo);
-    build.current_dir(&root).args(["build", "--release", "-p", "saev"]);
+    build
+        .current_dir(&root)
+        .args(["build", "--release", "-p", "saev"]);
     if cuda {
         build.args(["--features", "cuda"]);
     }
-    eprintln!("building saev (release{})...", if cuda { ", cuda" } else { "" });
+    eprintln!(
+        "building saev (release{})...",
+        if cuda { ", cuda" } else { "" }
+    );
     match build.status() {
         Ok(s) if s.success() => {}
         Ok(_) | Err(_) => {
@@ -37,7 +45,8 @@ fn reproduce(args: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let bin = target.join("release").join("saev");
     match Command::new(&bin).arg("reproduce").args(args).status() {
         Ok(s) if s.success() => ExitCode::SUCCESS,

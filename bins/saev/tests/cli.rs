@@ -1199,3 +1199,82 @@ fn count_missing(ex: &serde_json::Value) -> usize {
         .map(|c| 3 - c["latents"].as_array().unwrap().len())
         .sum()
 }
+
+#[test]
+fn the_quick_demo_runs_every_stage_and_class_latents_steer_far_better_than_random_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let run = saev(&["reproduce", "--quick", "--out", out.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = String::from_utf8_lossy(&run.stdout);
+    for stage in [
+        "world",
+        "pretrain",
+        "record-pretrain",
+        "train-saes",
+        "visuals",
+        "flowers",
+        "record-flowers",
+        "probe",
+        "steer",
+    ] {
+        assert!(
+            out.join("stages").join(format!("{stage}.json")).is_file(),
+            "{stage}"
+        );
+        assert!(
+            text.contains(&format!("] {stage}: done in")),
+            "{stage}:\n{text}"
+        );
+    }
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("logs/steer/steer_summary.json")).unwrap(),
+    )
+    .unwrap();
+    let flip = |kind: &str| {
+        summary["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == kind && r["scale"].as_f64() == Some(4.0))
+            .unwrap()["flip_rate"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        flip("class") > 0.2 && flip("class") > 5.0 * flip("random"),
+        "{summary}"
+    );
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("logs/probe/best.json")).unwrap())
+            .unwrap();
+    assert!(best["test_acc"].as_f64().unwrap() > 0.5, "{best}");
+    // The stages agree with each other: the probe and steering used the chosen SAE.
+    let chosen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stages/train-saes.json")).unwrap())
+            .unwrap();
+    let sae = chosen["outputs"]["chosen"].as_str().unwrap();
+    let steer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stages/steer.json")).unwrap())
+            .unwrap();
+    assert!(steer["outputs"]["command"].as_str().unwrap().contains(sae));
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("saev serve steer"));
+    for img in ["logs/probe/hparam-sweeps.png", "logs/steer/steer_eval.png"] {
+        assert!(report.contains(img) && out.join(img).is_file(), "{img}");
+    }
+    assert!(out.join("report.md").is_file());
+    // A second run skips every stage.
+    let again = saev(&["reproduce", "--quick", "--out", out.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout)
+            .matches("skipped")
+            .count(),
+        9
+    );
+}

@@ -24,7 +24,11 @@ pub struct Classifier<B: Backend> {
 
 impl<B: Backend> Classifier<B> {
     pub fn forward(&self, pixels_BCHW: Tensor<B, 4>) -> Tensor<B, 2> {
-        let pooled = self.vit.forward(pixels_BCHW, &[]).pooled.expect("full pass");
+        let pooled = self
+            .vit
+            .forward(pixels_BCHW, &[])
+            .pooled
+            .expect("full pass");
         self.head.forward(pooled)
     }
 }
@@ -46,7 +50,18 @@ pub struct PretrainConfig {
 
 impl Default for PretrainConfig {
     fn default() -> Self {
-        Self { side: 32, patch: 4, width: 64, layers: 4, heads: 4, epochs: 6, batch_size: 64, lr: 2e-3, weight_decay: 0.05, seed: 0 }
+        Self {
+            side: 32,
+            patch: 4,
+            width: 64,
+            layers: 4,
+            heads: 4,
+            epochs: 6,
+            batch_size: 64,
+            lr: 2e-3,
+            weight_decay: 0.05,
+            seed: 0,
+        }
     }
 }
 
@@ -85,7 +100,10 @@ pub fn pretrain(
     let data = ImageFolder::open(folder).map_err(|e| e.to_string())?;
     let n = data.samples.len();
     let c = data.classes.len();
-    let tf = ClipTransform { size: cfg.side, ..ClipTransform::default() };
+    let tf = ClipTransform {
+        size: cfg.side,
+        ..ClipTransform::default()
+    };
     let per = 3 * cfg.side * cfg.side;
     let mut pixels = vec![0.0f32; n * per];
     for (s, out) in data.samples.iter().zip(pixels.chunks_mut(per)) {
@@ -99,11 +117,18 @@ pub fn pretrain(
     let mut model = Classifier::<Train> {
         vit: VisionTransformer::random(&vit_cfg, &device),
         head: Dense {
-            weight: Param::from_tensor(Tensor::random([cfg.width, c], burn::tensor::Distribution::Normal(0.0, (cfg.width as f64).powf(-0.5)), &device)),
+            weight: Param::from_tensor(Tensor::random(
+                [cfg.width, c],
+                burn::tensor::Distribution::Normal(0.0, (cfg.width as f64).powf(-0.5)),
+                &device,
+            )),
             bias: Some(Param::from_tensor(Tensor::zeros([c], &device))),
         },
     };
-    let mut optim = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(cfg.weight_decay).init();
+    let mut optim = AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(cfg.weight_decay)
+        .init();
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut log = Vec::new();
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
@@ -119,29 +144,48 @@ pub fn pretrain(
                 x.extend_from_slice(&pixels[i as usize * per..(i as usize + 1) * per]);
             }
             let y: Vec<i64> = idx.iter().map(|&i| targets[i as usize]).collect();
-            let xb = Tensor::<Train, 4>::from_data(TensorData::new(x, [b, 3, cfg.side, cfg.side]), &device);
+            let xb = Tensor::<Train, 4>::from_data(
+                TensorData::new(x, [b, 3, cfg.side, cfg.side]),
+                &device,
+            );
             let yb = Tensor::<Train, 1, Int>::from_data(TensorData::new(y.clone(), [b]), &device);
             let logits = model.forward(xb);
             let loss = loss_fn.forward(logits.clone(), yb);
-            let pred: Vec<i64> = logits.argmax(1).into_data().convert::<i64>().to_vec().map_err(|e| format!("{e:?}"))?;
+            let pred: Vec<i64> = logits
+                .argmax(1)
+                .into_data()
+                .convert::<i64>()
+                .to_vec()
+                .map_err(|e| format!("{e:?}"))?;
             hits += pred.iter().zip(&y).filter(|(p, t)| p == t).count();
             loss_sum += f64::from(loss.clone().into_scalar().elem::<f32>()) * b as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             // Cosine decay after a short linear warm-up.
             let t = step as f64 / total as f64;
-            let lr = cfg.lr * (step as f64 / 20.0).min(1.0) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+            let lr = cfg.lr
+                * (step as f64 / 20.0).min(1.0)
+                * 0.5
+                * (1.0 + (std::f64::consts::PI * t).cos());
             model = optim.step(lr.max(1e-6), model, grads);
             step += 1;
         }
-        let stats = EpochStats { epoch, loss: loss_sum / n as f64, train_acc: hits as f64 / n as f64 };
+        let stats = EpochStats {
+            epoch,
+            loss: loss_sum / n as f64,
+            train_acc: hits as f64 / n as f64,
+        };
         on_epoch(&stats);
         log.push(stats);
     }
     let trained = model.valid();
-    saev_vit::save_open_clip(&trained.vit, out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    saev_vit::save_open_clip(&trained.vit, out_dir)
+        .map_err(|e| format!("{}: {e}", out_dir.display()))?;
     std::fs::write(
         out_dir.join("pretrain.json"),
-        serde_json::to_string_pretty(&serde_json::json!({"config": cfg, "classes": data.classes, "epochs": log})).expect("json"),
+        serde_json::to_string_pretty(
+            &serde_json::json!({"config": cfg, "classes": data.classes, "epochs": log}),
+        )
+        .expect("json"),
     )
     .map_err(|e| e.to_string())?;
     Ok(log)

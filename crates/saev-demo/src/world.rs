@@ -27,11 +27,11 @@ pub enum Set {
 /// The class names of a set, as `<colour>_<shape>`, sorted (folder order).
 pub fn classes(set: Set) -> Vec<(String, usize, usize)> {
     let mut out = Vec::new();
-    for s in 0..SHAPES.len() {
-        for c in 0..COLOURS.len() {
+    for (s, shape) in SHAPES.iter().enumerate() {
+        for (c, (colour, _)) in COLOURS.iter().enumerate() {
             let pre = (s + c) % 3 != 0;
             if pre == (set == Set::Pretrain) {
-                out.push((format!("{}_{}", COLOURS[c].0, SHAPES[s]), s, c));
+                out.push((format!("{colour}_{shape}"), s, c));
             }
         }
     }
@@ -73,14 +73,30 @@ pub fn draw(s: usize, c: usize, side: usize, rng: &mut saev_rng::Pcg64) -> Image
         for x in 0..side {
             let bg = match texture {
                 0 => base,
-                1 => base + if (x / period) % 2 == 0 { 25.0 } else { -25.0 },
-                _ => base + if x % period == 0 && y % period == 0 { 50.0 } else { 0.0 },
+                1 => {
+                    base + if (x / period).is_multiple_of(2) {
+                        25.0
+                    } else {
+                        -25.0
+                    }
+                }
+                _ => {
+                    base + if x % period == 0 && y % period == 0 {
+                        50.0
+                    } else {
+                        0.0
+                    }
+                }
             };
             let noise = 12.0 * (uniform(rng) - 0.5);
             let px = &mut img.data[(y * side + x) * 3..][..3];
             let on = inside(s, x as f32 + 0.5, y as f32 + 0.5, cx, cy, r);
             for k in 0..3 {
-                let v = if on { f32::from(COLOURS[c].1[k]) * jitter[k] } else { bg };
+                let v = if on {
+                    f32::from(COLOURS[c].1[k]) * jitter[k]
+                } else {
+                    bg
+                };
                 px[k] = (v + noise).clamp(0.0, 255.0) as u8;
             }
         }
@@ -92,22 +108,32 @@ pub fn draw(s: usize, c: usize, side: usize, rng: &mut saev_rng::Pcg64) -> Image
 /// (seeded; existing files are kept, so an interrupted run resumes).
 pub fn write_set(dir: &Path, set: Set, n: usize, side: usize, seed: u64) -> std::io::Result<usize> {
     let cls = classes(set);
-    let jobs: Vec<(usize, usize)> = (0..cls.len()).flat_map(|k| (0..n).map(move |i| (k, i))).collect();
-    jobs.par_iter().try_for_each(|&(k, i)| -> std::io::Result<()> {
-        let (name, s, c) = &cls[k];
-        let d = dir.join(name);
-        let path = d.join(format!("{i:05}.png"));
-        if path.is_file() {
-            return Ok(());
-        }
-        std::fs::create_dir_all(&d)?;
-        let mut rng = saev_rng::Pcg64::from_seed(seed ^ ((k as u64) << 32) ^ i as u64);
-        let img = draw(*s, *c, side, &mut rng);
-        let tmp = d.join(format!("{i:05}.png.tmp"));
-        image::save_buffer_with_format(&tmp, &img.data, side as u32, side as u32, image::ExtendedColorType::Rgb8, image::ImageFormat::Png)
+    let jobs: Vec<(usize, usize)> = (0..cls.len())
+        .flat_map(|k| (0..n).map(move |i| (k, i)))
+        .collect();
+    jobs.par_iter()
+        .try_for_each(|&(k, i)| -> std::io::Result<()> {
+            let (name, s, c) = &cls[k];
+            let d = dir.join(name);
+            let path = d.join(format!("{i:05}.png"));
+            if path.is_file() {
+                return Ok(());
+            }
+            std::fs::create_dir_all(&d)?;
+            let mut rng = saev_rng::Pcg64::from_seed(seed ^ ((k as u64) << 32) ^ i as u64);
+            let img = draw(*s, *c, side, &mut rng);
+            let tmp = d.join(format!("{i:05}.png.tmp"));
+            image::save_buffer_with_format(
+                &tmp,
+                &img.data,
+                side as u32,
+                side as u32,
+                image::ExtendedColorType::Rgb8,
+                image::ImageFormat::Png,
+            )
             .map_err(std::io::Error::other)?;
-        std::fs::rename(&tmp, &path)
-    })?;
+            std::fs::rename(&tmp, &path)
+        })?;
     Ok(jobs.len())
 }
 
@@ -131,7 +157,11 @@ mod tests {
         // The shape's colour dominates its pixels.
         let mut rng = saev_rng::Pcg64::from_seed(1);
         let img = draw(0, 0, 32, &mut rng);
-        let reds = img.data.chunks(3).filter(|p| p[0] > 150 && p[1] < 90).count();
+        let reds = img
+            .data
+            .chunks(3)
+            .filter(|p| p[0] > 150 && p[1] < 90)
+            .count();
         assert!(reds > 50, "{reds}");
     }
 }

@@ -168,7 +168,11 @@ pub fn summarize(rows: &[EvalRow], scales: &[f32]) -> Vec<SummaryRow> {
                 kind,
                 scale: sc,
                 n: sel.len(),
-                flip_rate: sel.iter().filter(|r| r.pred_before != r.target && r.pred_after == r.target).count() as f64 / n,
+                flip_rate: sel
+                    .iter()
+                    .filter(|r| r.pred_before != r.target && r.pred_after == r.target)
+                    .count() as f64
+                    / n,
                 mean_dp_target: sel
                     .iter()
                     .map(|r| f64::from(r.p_target_after - r.p_target_before))

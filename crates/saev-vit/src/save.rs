@@ -12,9 +12,16 @@ use safetensors::tensor::{Dtype, TensorView};
 use crate::config::Activation;
 use crate::model::{Dense, Norm, VisionTransformer};
 
-fn data<B: Backend, const D: usize>(t: Tensor<B, D>) -> (Vec<usize>, Vec<f32>) {
+/// A tensor's shape and values.
+type Named = (Vec<usize>, Vec<f32>);
+
+fn data<B: Backend, const D: usize>(t: Tensor<B, D>) -> Named {
     let shape = t.dims().to_vec();
-    let v = t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 tensor");
+    let v = t
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 tensor");
     (shape, v)
 }
 
@@ -34,9 +41,14 @@ fn transpose((shape, v): (Vec<usize>, Vec<f32>)) -> (Vec<usize>, Vec<f32>) {
 pub fn save_open_clip<B: Backend>(vit: &VisionTransformer<B>, dir: &Path) -> std::io::Result<()> {
     let cfg = &vit.config;
     let (w, p) = (cfg.width, cfg.patch_size);
-    let mut t: Vec<(String, (Vec<usize>, Vec<f32>))> = Vec::new();
+    let mut t: Vec<(String, Named)> = Vec::new();
     let mut put = |name: &str, x: (Vec<usize>, Vec<f32>)| t.push((format!("visual.{name}"), x));
-    let linear = |d: &Dense<B>| (transpose(data(d.weight.val())), d.bias.as_ref().map(|b| data(b.val())));
+    let linear = |d: &Dense<B>| {
+        (
+            transpose(data(d.weight.val())),
+            d.bias.as_ref().map(|b| data(b.val())),
+        )
+    };
     let norm = |n: &Norm<B>| (data(n.gamma.val()), data(n.beta.val()));
     // conv1: ours [3 p p, w] -> PyTorch [w, 3, p, p].
     let (_, conv) = transpose(data(vit.conv1.val()));
@@ -51,11 +63,19 @@ pub fn save_open_clip<B: Backend>(vit: &VisionTransformer<B>, dir: &Path) -> std
         let (g, b) = norm(&blk.ln_1);
         put(&format!("{pre}.ln_1.weight"), g);
         put(&format!("{pre}.ln_1.bias"), b);
-        for (name, d) in [("attn.in_proj", &blk.attn.in_proj), ("attn.out_proj", &blk.attn.out_proj), ("mlp.c_fc", &blk.mlp.c_fc), ("mlp.c_proj", &blk.mlp.c_proj)] {
+        for (name, d) in [
+            ("attn.in_proj", &blk.attn.in_proj),
+            ("attn.out_proj", &blk.attn.out_proj),
+            ("mlp.c_fc", &blk.mlp.c_fc),
+            ("mlp.c_proj", &blk.mlp.c_proj),
+        ] {
             let (wt, bias) = linear(d);
             // nn.MultiheadAttention names its fused projection in_proj_weight / in_proj_bias.
             let (wn, bn) = if name == "attn.in_proj" {
-                (format!("{pre}.attn.in_proj_weight"), format!("{pre}.attn.in_proj_bias"))
+                (
+                    format!("{pre}.attn.in_proj_weight"),
+                    format!("{pre}.attn.in_proj_bias"),
+                )
             } else {
                 (format!("{pre}.{name}.weight"), format!("{pre}.{name}.bias"))
             };
@@ -77,9 +97,15 @@ pub fn save_open_clip<B: Backend>(vit: &VisionTransformer<B>, dir: &Path) -> std
     std::fs::create_dir_all(dir)?;
     let views: Vec<(String, TensorView<'_>)> = t
         .iter()
-        .map(|(n, (s, v))| (n.clone(), TensorView::new(Dtype::F32, s.clone(), bytemuck::cast_slice(v)).expect("shape")))
+        .map(|(n, (s, v))| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), bytemuck::cast_slice(v)).expect("shape"),
+            )
+        })
         .collect();
-    let bytes = safetensors::serialize(views, &None::<HashMap<String, String>>).map_err(std::io::Error::other)?;
+    let bytes = safetensors::serialize(views, &None::<HashMap<String, String>>)
+        .map_err(std::io::Error::other)?;
     let json = serde_json::json!({
         "model_cfg": {
             "embed_dim": cfg.output_dim,
@@ -97,5 +123,8 @@ pub fn save_open_clip<B: Backend>(vit: &VisionTransformer<B>, dir: &Path) -> std
         std::fs::rename(&tmp, dir.join(name))
     };
     write("open_clip_model.safetensors", &bytes)?;
-    write("open_clip_config.json", serde_json::to_string_pretty(&json)?.as_bytes())
+    write(
+        "open_clip_config.json",
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )
 }

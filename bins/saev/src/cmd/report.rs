@@ -8,20 +8,29 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 fn rel(out: &Path, p: &Path) -> String {
-    p.strip_prefix(out).unwrap_or(p).to_string_lossy().into_owned()
+    p.strip_prefix(out)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn f(v: &Value, digits: usize) -> String {
-    v.as_f64().map_or_else(|| "–".into(), |x| format!("{x:.digits$}"))
+    v.as_f64()
+        .map_or_else(|| "–".into(), |x| format!("{x:.digits$}"))
 }
 
 fn pct(v: &Value) -> String {
-    v.as_f64().map_or_else(|| "–".into(), |x| format!("{:.1}%", 100.0 * x))
+    v.as_f64()
+        .map_or_else(|| "–".into(), |x| format!("{:.1}%", 100.0 * x))
 }
 
 /// Markdown table from a header and rows.
 fn table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = format!("| {} |\n|{}|\n", head.join(" | "), head.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+    let mut s = format!(
+        "| {} |\n|{}|\n",
+        head.join(" | "),
+        head.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
     for r in rows {
         let _ = writeln!(s, "| {} |", r.join(" | "));
     }
@@ -29,20 +38,50 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Write both reports; returns the HTML path.
-pub fn write(out: &Path, plan: &Value, stages: &[Value], sae_dir: &Path, dashboard: &str, browser: &str) -> anyhow::Result<PathBuf> {
-    let get = |name: &str| stages.iter().find(|s| s["stage"] == name).cloned().unwrap_or(Value::Null);
+pub fn write(
+    out: &Path,
+    plan: &Value,
+    stages: &[Value],
+    sae_dir: &Path,
+    dashboard: &str,
+    browser: &str,
+) -> anyhow::Result<PathBuf> {
+    let get = |name: &str| {
+        stages
+            .iter()
+            .find(|s| s["stage"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     let mut md = String::new();
     let demo = plan["demo"].as_bool() == Some(true);
-    let _ = writeln!(md, "# saev-rs: ImageNet -> Flowers-102 classification control{}\n", if demo { " (generated demo)" } else { "" });
+    let _ = writeln!(
+        md,
+        "# saev-rs: ImageNet -> Flowers-102 classification control{}\n",
+        if demo { " (generated demo)" } else { "" }
+    );
     if demo {
         md += "The demo world stands in for the real data: 24 \"pretraining\" classes and 12 \"flowers\" classes of generated pictures (a coloured shape on a textured background), every shape and colour appearing in both sets. A small ViT (saev-vit, 4 blocks, width 64) is pretrained on the first set and stands in for CLIP; every later stage is the real pipeline, unchanged.\n\n";
     }
-    let _ = writeln!(md, "Model: `{}`; d_vit {}; device {}; output `{}`.\n", plan["model_ckpt"].as_str().unwrap_or(""), plan["d_vit"], plan["device"].as_str().unwrap_or(""), plan["out"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        md,
+        "Model: `{}`; d_vit {}; device {}; output `{}`.\n",
+        plan["model_ckpt"].as_str().unwrap_or(""),
+        plan["d_vit"],
+        plan["device"].as_str().unwrap_or(""),
+        plan["out"].as_str().unwrap_or("")
+    );
 
     md += "## Stages\n\n";
     let rows: Vec<Vec<String>> = stages
         .iter()
-        .map(|s| vec![s["stage"].as_str().unwrap_or("").to_string(), f(&s["seconds"], 1), f(&s["expected_seconds"], 0)])
+        .map(|s| {
+            vec![
+                s["stage"].as_str().unwrap_or("").to_string(),
+                f(&s["seconds"], 1),
+                f(&s["expected_seconds"], 0),
+            ]
+        })
         .collect();
     md += &table(&["stage", "seconds", "expected"], &rows);
     md += "\nEvery stage's command is below; each can be rerun alone.\n\n";
@@ -50,30 +89,89 @@ pub fn write(out: &Path, plan: &Value, stages: &[Value], sae_dir: &Path, dashboa
     if demo {
         let pre = get("pretrain");
         md += "## 1. Pretraining the stand-in ViT\n\n";
-        let rows: Vec<Vec<String>> = pre["outputs"]["epochs"].as_array().into_iter().flatten().map(|e| vec![e["epoch"].to_string(), f(&e["loss"], 3), pct(&e["train_acc"])]).collect();
+        let rows: Vec<Vec<String>> = pre["outputs"]["epochs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                vec![
+                    e["epoch"].to_string(),
+                    f(&e["loss"], 3),
+                    pct(&e["train_acc"]),
+                ]
+            })
+            .collect();
         md += &table(&["epoch", "loss", "train accuracy"], &rows);
         md += "\n";
     }
 
     let rec = get("record-pretrain");
-    let _ = writeln!(md, "## 2. [CLS] activations of the pretraining images (layer -2)\n\n`{}`\n\nStore: `{}`\n", rec["outputs"]["command"].as_str().unwrap_or(""), rel(out, Path::new(rec["outputs"]["store"].as_str().unwrap_or(""))));
+    let _ = writeln!(
+        md,
+        "## 2. [CLS] activations of the pretraining images (layer -2)\n\n`{}`\n\nStore: `{}`\n",
+        rec["outputs"]["command"].as_str().unwrap_or(""),
+        rel(
+            out,
+            Path::new(rec["outputs"]["store"].as_str().unwrap_or(""))
+        )
+    );
 
     let tr = get("train-saes");
     md += "## 3. SAE sweep\n\n";
-    let _ = writeln!(md, "`{}`\n", tr["outputs"]["command"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        md,
+        "`{}`\n",
+        tr["outputs"]["command"].as_str().unwrap_or("")
+    );
     let rows: Vec<Vec<String>> = tr["outputs"]["runs"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|r| vec![r["run"].as_str().unwrap_or("").into(), r["lr"].to_string(), r["sparsity_coeff"].to_string(), r["exp_factor"].to_string(), f(&r["l0"], 1), f(&r["explained_variance"], 4), r["n_dead"].to_string(), r["n_dense"].to_string()])
+        .map(|r| {
+            vec![
+                r["run"].as_str().unwrap_or("").into(),
+                r["lr"].to_string(),
+                r["sparsity_coeff"].to_string(),
+                r["exp_factor"].to_string(),
+                f(&r["l0"], 1),
+                f(&r["explained_variance"], 4),
+                r["n_dead"].to_string(),
+                r["n_dense"].to_string(),
+            ]
+        })
         .collect();
-    md += &table(&["run", "lr", "sparsity coeff", "exp factor", "L0", "explained variance", "dead", "dense"], &rows);
-    let _ = writeln!(md, "\nChosen: **{}** ({}).\n\n![loss curves of the chosen SAE]({})\n", sae_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), tr["outputs"]["rule"].as_str().unwrap_or(""), rel(out, &sae_dir.join("loss.png")));
+    md += &table(
+        &[
+            "run",
+            "lr",
+            "sparsity coeff",
+            "exp factor",
+            "L0",
+            "explained variance",
+            "dead",
+            "dense",
+        ],
+        &rows,
+    );
+    let _ = writeln!(
+        md,
+        "\nChosen: **{}** ({}).\n\n![loss curves of the chosen SAE]({})\n",
+        sae_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        tr["outputs"]["rule"].as_str().unwrap_or(""),
+        rel(out, &sae_dir.join("loss.png"))
+    );
 
     let vis = get("visuals");
     let root = PathBuf::from(vis["outputs"]["root"].as_str().unwrap_or(""));
     md += "## 4. What the latents mean\n\n";
-    let _ = writeln!(md, "`{}`\n", vis["outputs"]["command"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        md,
+        "`{}`\n",
+        vis["outputs"]["command"].as_str().unwrap_or("")
+    );
     if let Ok(entries) = std::fs::read_dir(&root) {
         for e in entries.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
@@ -93,7 +191,10 @@ pub fn write(out: &Path, plan: &Value, stages: &[Value], sae_dir: &Path, dashboa
         md += "Top images of some latents (label of the first image in brackets):\n\n";
         for (id, dir) in neurons.iter().take(8) {
             let label = std::fs::read_to_string(dir.join("0.txt")).unwrap_or_default();
-            let imgs: Vec<String> = (0..4).filter(|k| dir.join(format!("{k}.png")).is_file()).map(|k| format!("![]({})", rel(out, &dir.join(format!("{k}.png"))))).collect();
+            let imgs: Vec<String> = (0..4)
+                .filter(|k| dir.join(format!("{k}.png")).is_file())
+                .map(|k| format!("![]({})", rel(out, &dir.join(format!("{k}.png")))))
+                .collect();
             let _ = writeln!(md, "- latent {id} ({}): {}", label.trim(), imgs.join(" "));
         }
         md += "\n";
@@ -102,21 +203,50 @@ pub fn write(out: &Path, plan: &Value, stages: &[Value], sae_dir: &Path, dashboa
     let pr = get("probe");
     let best = &pr["outputs"]["best"];
     md += "## 5. Linear probe on Flowers-102 [CLS] activations\n\n";
-    let _ = writeln!(md, "`{}`\n", pr["outputs"]["command"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        md,
+        "`{}`\n",
+        pr["outputs"]["command"].as_str().unwrap_or("")
+    );
     let _ = writeln!(md, "Best setting ({}): learning rate {}, weight decay {}; validation accuracy **{}**, test accuracy **{}**.\n\n![probe sweep]({})\n", best["rule"].as_str().unwrap_or(""), best["learning_rate"], best["weight_decay"], pct(&best["val_acc"]), pct(&best["test_acc"]), rel(out, &out.join("logs/probe/hparam-sweeps.png")));
 
     let se = get("steer");
     md += "## 6. Steering the probe with SAE latents\n\n";
-    let _ = writeln!(md, "`{}`\n", se["outputs"]["command"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        md,
+        "`{}`\n",
+        se["outputs"]["command"].as_str().unwrap_or("")
+    );
     md += "For every test image and every other class t, t's top latents (summed activation over t's training images, among latents firing rarely on the pretraining images) are set to s times their largest activation; the control sets as many random rare latents the same way.\n\n";
     let rows: Vec<Vec<String>> = se["outputs"]["summary"]["summary"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|r| vec![r["kind"].as_str().unwrap_or("").into(), r["scale"].to_string(), pct(&r["flip_rate"]), f(&r["mean_dp_target"], 4), f(&r["mean_dp_true"], 4)])
+        .map(|r| {
+            vec![
+                r["kind"].as_str().unwrap_or("").into(),
+                r["scale"].to_string(),
+                pct(&r["flip_rate"]),
+                f(&r["mean_dp_target"], 4),
+                f(&r["mean_dp_true"], 4),
+            ]
+        })
         .collect();
-    md += &table(&["latents", "scale s", "prediction becomes t", "mean change p(t)", "mean change p(true)"], &rows);
-    let _ = writeln!(md, "\n![steering]({})\n", rel(out, &out.join("logs/steer/steer_eval.png")));
+    md += &table(
+        &[
+            "latents",
+            "scale s",
+            "prediction becomes t",
+            "mean change p(t)",
+            "mean change p(true)",
+        ],
+        &rows,
+    );
+    let _ = writeln!(
+        md,
+        "\n![steering]({})\n",
+        rel(out, &out.join("logs/steer/steer_eval.png"))
+    );
 
     md += "## Look for yourself\n\n";
     let _ = writeln!(md, "Steering dashboard:\n\n```sh\n{dashboard}\n```\n\nFeature browser:\n\n```sh\n{browser}\n```\n");
@@ -129,7 +259,9 @@ pub fn write(out: &Path, plan: &Value, stages: &[Value], sae_dir: &Path, dashboa
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Inline `code`, **bold** and ![image](src) in one line of text.
@@ -140,7 +272,12 @@ fn inline(s: &str) -> String {
         if let Some(r) = rest.strip_prefix("![") {
             if let Some((alt, after)) = r.split_once("](") {
                 if let Some((src, after)) = after.split_once(')') {
-                    let _ = write!(out, "<img src=\"{}\" alt=\"{}\" loading=\"lazy\">", esc(src), esc(alt));
+                    let _ = write!(
+                        out,
+                        "<img src=\"{}\" alt=\"{}\" loading=\"lazy\">",
+                        esc(src),
+                        esc(alt)
+                    );
                     rest = after;
                     continue;
                 }
@@ -189,11 +326,31 @@ fn markdown_to_html(md: &str) -> String {
             h += "</code></pre>\n";
         } else if line.starts_with('|') {
             h += "<table>\n";
-            let cells = |l: &str| l.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>();
-            let _ = writeln!(h, "<tr>{}</tr>", cells(line).iter().map(|c| format!("<th>{}</th>", inline(c))).collect::<String>());
+            let cells = |l: &str| {
+                l.trim()
+                    .trim_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().to_string())
+                    .collect::<Vec<_>>()
+            };
+            let _ = writeln!(
+                h,
+                "<tr>{}</tr>",
+                cells(line)
+                    .iter()
+                    .map(|c| format!("<th>{}</th>", inline(c)))
+                    .collect::<String>()
+            );
             lines.next(); // the --- row
             while let Some(l) = lines.peek().filter(|l| l.starts_with('|')) {
-                let _ = writeln!(h, "<tr>{}</tr>", cells(l).iter().map(|c| format!("<td>{}</td>", inline(c))).collect::<String>());
+                let _ = writeln!(
+                    h,
+                    "<tr>{}</tr>",
+                    cells(l)
+                        .iter()
+                        .map(|c| format!("<td>{}</td>", inline(c)))
+                        .collect::<String>()
+                );
                 lines.next();
             }
             h += "</table>\n";
