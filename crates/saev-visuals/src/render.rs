@@ -154,9 +154,13 @@ pub fn plot_distributions(v: &Visuals, path: &Path) -> Result<(), Error> {
             panel = panel.series(Series::line("", pts).with_style(Style::Bars));
             for q in [90.0, 95.0, 99.0, 100.0] {
                 let at = vals[(((q / 100.0) * (vals.len() - 1) as f64).round()) as usize];
-                panel = panel.series(
-                    Series::line(format!("p{q}"), vec![(at, 0.0)]).with_style(Style::VLine),
-                );
+                // One legend for the figure: name the lines in the first panel only.
+                let name = if lat == 0 {
+                    format!("p{q}")
+                } else {
+                    String::new()
+                };
+                panel = panel.series(Series::line(name, vec![(at, 0.0)]).with_style(Style::VLine));
             }
         }
         fig = fig.panel(panel);

@@ -24,6 +24,12 @@ fn pct(v: &Value) -> String {
         .map_or_else(|| "–".into(), |x| format!("{:.1}%", 100.0 * x))
 }
 
+/// A config number as it was written (f32 values without their f64 noise).
+fn short(v: &Value) -> String {
+    v.as_f64()
+        .map_or_else(|| v.to_string(), |x| (x as f32).to_string())
+}
+
 /// Markdown table from a header and rows.
 fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     let mut s = format!(
@@ -208,7 +214,7 @@ pub fn write(
         "`{}`\n",
         pr["outputs"]["command"].as_str().unwrap_or("")
     );
-    let _ = writeln!(md, "Best setting ({}): learning rate {}, weight decay {}; validation accuracy **{}**, test accuracy **{}**.\n\n![probe sweep]({})\n", best["rule"].as_str().unwrap_or(""), best["learning_rate"], best["weight_decay"], pct(&best["val_acc"]), pct(&best["test_acc"]), rel(out, &out.join("logs/probe/hparam-sweeps.png")));
+    let _ = writeln!(md, "Best setting ({}): learning rate {}, weight decay {}; validation accuracy **{}**, test accuracy **{}**.\n\n![probe sweep]({})\n", best["rule"].as_str().unwrap_or(""), short(&best["learning_rate"]), short(&best["weight_decay"]), pct(&best["val_acc"]), pct(&best["test_acc"]), rel(out, &out.join("logs/probe/hparam-sweeps.png")));
 
     let se = get("steer");
     md += "## 6. Steering the probe with SAE latents\n\n";
