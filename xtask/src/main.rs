@@ -1,9 +1,12 @@
 //! `cargo xtask <task>` (see `.cargo/config.toml`).
 //!
-//! - `reproduce [ARGS]`: build the `saev` binary in release mode (with CUDA
-//!   when `--device cuda` is asked for) and run `saev reproduce ARGS`: with no
-//!   data arguments the generated demo, else the real ImageNet -> Flowers-102
-//!   run (docs/reproduce.md).
+//! - `reproduce [ARGS]`: build the `saev` binary (with CUDA when `--device
+//!   cuda` is asked for) and run `saev reproduce ARGS`: with no data arguments
+//!   the generated demo, else the real ImageNet -> Flowers-102 run
+//!   (docs/reproduce.md). The real run (or `--release`) builds in release
+//!   mode; the demo builds in the dev profile, whose dependencies are
+//!   optimized and shared with `cargo test`, so a fresh clone compiles once
+//!   for both README commands.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -13,7 +16,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("reproduce") => reproduce(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask reproduce [--imagenet DIR --flowers DIR --model-ckpt ViT-B-16/openai] [--out DIR] [--device cpu|cuda] [--quick]");
+            eprintln!("usage: cargo xtask reproduce [--imagenet DIR --flowers DIR --model-ckpt ViT-B-16/openai] [--out DIR] [--device cpu|cuda] [--quick] [--release]");
             eprintln!("       (no data arguments: the generated demo; see docs/reproduce.md)");
             ExitCode::FAILURE
         }
@@ -21,6 +24,10 @@ fn main() -> ExitCode {
 }
 
 fn reproduce(args: &[String]) -> ExitCode {
+    let release = args
+        .iter()
+        .any(|a| a == "--release" || a == "--imagenet" || a.starts_with("--imagenet="));
+    let args: Vec<String> = args.iter().filter(|a| *a != "--release").cloned().collect();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let cuda = args
@@ -47,8 +54,10 @@ fn reproduce(args: &[String]) -> ExitCode {
     }
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bin = target.join("release").join("saev");
-    match Command::new(&bin).arg("reproduce").args(args).status() {
+    let bin = target
+        .join(if release { "release" } else { "debug" })
+        .join("saev");
+    match Command::new(&bin).arg("reproduce").args(&args).status() {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(e) => {
