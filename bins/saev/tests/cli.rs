@@ -608,20 +608,17 @@ fn chromium() -> Option<String> {
     })
 }
 
-#[test]
-fn visuals_and_the_feature_browser_on_a_recorded_store() {
-    let tmp = tempfile::tempdir().unwrap();
-    let imgs = tmp.path().join("imgs");
-    image_folder(
-        &imgs,
-        &[
-            ("red", [220, 40, 40]),
-            ("green", [40, 200, 60]),
-            ("blue", [40, 60, 220]),
-        ],
-        5,
-    );
-    let shards = tmp.path().join("shards");
+/// Red, green and blue classes of `n` generated images each, recorded with
+/// the tiny fixture tower at layer -2 (`n_patches` patches per image).
+fn recorded_world(dir: &std::path::Path, n: usize, n_patches: &str) -> (PathBuf, PathBuf) {
+    let imgs = dir.join("imgs");
+    let colours = [
+        ("red", [220, 40, 40]),
+        ("green", [40, 200, 60]),
+        ("blue", [40, 60, 220]),
+    ];
+    image_folder(&imgs, &colours, n);
+    let shards = dir.join("shards");
     let tower = repo().join("fixtures/clip/tiny-openclip");
     let out = saev(&[
         "activations",
@@ -630,7 +627,7 @@ fn visuals_and_the_feature_browser_on_a_recorded_store() {
         "--d-vit",
         "64",
         "--n-patches-per-img",
-        "196",
+        n_patches,
         "--layers",
         "-2",
         "--dump-to",
@@ -638,7 +635,7 @@ fn visuals_and_the_feature_browser_on_a_recorded_store() {
         "--device",
         "cpu",
         "--vit-batch-size",
-        "5",
+        "6",
         "data:image-folder-dataset",
         "--data.root",
         imgs.to_str().unwrap(),
@@ -654,6 +651,13 @@ fn visuals_and_the_feature_browser_on_a_recorded_store() {
         .unwrap()
         .unwrap()
         .path();
+    (imgs, store)
+}
+
+#[test]
+fn visuals_and_the_feature_browser_on_a_recorded_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (imgs, store) = recorded_world(tmp.path(), 5, "196");
     let ckpt = tmp.path().join("ckpt");
     let out = saev(&[
         "train",
@@ -862,49 +866,7 @@ fn serve(args: &[&str]) -> (Server, String) {
 #[test]
 fn probe_steering_evaluation_and_the_dashboard() {
     let tmp = tempfile::tempdir().unwrap();
-    let imgs = tmp.path().join("imgs");
-    image_folder(
-        &imgs,
-        &[
-            ("red", [220, 40, 40]),
-            ("green", [40, 200, 60]),
-            ("blue", [40, 60, 220]),
-        ],
-        6,
-    );
-    let shards = tmp.path().join("shards");
-    let tower = repo().join("fixtures/clip/tiny-openclip");
-    let out = saev(&[
-        "activations",
-        "--model-ckpt",
-        tower.to_str().unwrap(),
-        "--d-vit",
-        "64",
-        "--n-patches-per-img",
-        "0",
-        "--layers",
-        "-2",
-        "--dump-to",
-        shards.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--vit-batch-size",
-        "6",
-        "data:image-folder-dataset",
-        "--data.root",
-        imgs.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let store = std::fs::read_dir(&shards)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let (imgs, store) = recorded_world(tmp.path(), 6, "0");
     let s = store.to_str().unwrap();
     let ckpt = tmp.path().join("ckpt");
     let out = saev(&[

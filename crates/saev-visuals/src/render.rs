@@ -58,8 +58,9 @@ pub fn add_heatmap(img: &mut Image8, patches: &[f32], upper: f32) {
     }
 }
 
-/// Encode an RGB image as PNG, atomically.
-pub fn save_png(img: &Image8, path: &Path) -> Result<(), Error> {
+/// An RGB image as PNG bytes.
+pub fn png_bytes(img: &Image8) -> Result<Vec<u8>, String> {
+    use image::ImageEncoder;
     let rgb = img.to_rgb();
     let mut bytes = Vec::new();
     image::codecs::png::PngEncoder::new(&mut bytes)
@@ -69,11 +70,15 @@ pub fn save_png(img: &Image8, path: &Path) -> Result<(), Error> {
             rgb.height as u32,
             image::ExtendedColorType::Rgb8,
         )
-        .map_err(|e| Error::File(path.to_path_buf(), e.to_string()))?;
-    write_atomic(path, &bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
-use image::ImageEncoder;
+/// Encode an RGB image as PNG, atomically.
+pub fn save_png(img: &Image8, path: &Path) -> Result<(), Error> {
+    let bytes = png_bytes(img).map_err(|e| Error::File(path.to_path_buf(), e))?;
+    write_atomic(path, &bytes)
+}
 
 /// One latent's folder `neurons/<latent>/`: `<j>.png` and `<j>.txt` (label)
 /// per distinct top image, and `metadata.json`.

@@ -214,21 +214,6 @@ async fn steer(State(d): State<St>, Query(q): Query<SteerQuery>) -> Response {
     .into_response()
 }
 
-fn png(img: &saev_imaging::Image8) -> Result<Vec<u8>, String> {
-    use image::ImageEncoder;
-    let rgb = img.to_rgb();
-    let mut bytes = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(
-            &rgb.data,
-            rgb.width as u32,
-            rgb.height as u32,
-            image::ExtendedColorType::Rgb8,
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(bytes)
-}
-
 async fn image(State(d): State<St>, UrlPath(i): UrlPath<usize>) -> Response {
     let Some(path) = d.images.get(i).cloned() else {
         return error(StatusCode::NOT_FOUND, format!("no image for example {i}"));
@@ -243,7 +228,7 @@ async fn image(State(d): State<St>, UrlPath(i): UrlPath<usize>) -> Response {
             224.min(w),
             224.min(h),
         );
-        png(&c)
+        saev_visuals::render::png_bytes(&c)
     })
     .await;
     match made {
