@@ -616,6 +616,53 @@ impl ReproduceArgs {
             ]))?;
             let summary: Value =
                 serde_json::from_slice(&std::fs::read(steer_out.join("steer_summary.json"))?)?;
+            // Pictures for every proposed latent, so the dashboard shows what
+            // each slider means (the visuals pass is reused; only drawing).
+            let mut latents: Vec<String> = summary["class_latents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c.as_array().cloned().unwrap_or_default())
+                .map(|l| l.to_string())
+                .collect();
+            latents.sort();
+            latents.dedup();
+            if !latents.is_empty() {
+                let mut a = args(&[
+                    "visuals",
+                    "--ckpt",
+                    &p(&sae),
+                    "--dump-to",
+                    &p(&feats),
+                    "--sort-by",
+                    "cls",
+                    "--data.shard-root",
+                    &p(&pre_store),
+                    "--data.layer",
+                    "-2",
+                    "--data.patches",
+                    "cls",
+                    "--top-k",
+                    if demo { "16" } else { "128" },
+                    "--include-latents",
+                ]);
+                a.extend(latents);
+                a.extend(args(&["--n-latents", "0"]));
+                if demo {
+                    a.extend(args(&[
+                        "images:image-folder-dataset",
+                        "--images.root",
+                        &p(&pre_imgs),
+                    ]));
+                } else {
+                    a.extend(args(&[
+                        "images:imagenet-dataset",
+                        "--images.root",
+                        &p(&pre_imgs),
+                    ]));
+                }
+                saev(&a)?;
+            }
             Ok(json!({"command": cmd, "summary": summary}))
         })?;
 
