@@ -448,14 +448,10 @@ impl ReproduceArgs {
         let sae_dir = PathBuf::from(trained["chosen"].as_str().unwrap_or_default());
         let sae = sae_dir.join("sae.safetensors");
 
-        // Visuals of the chosen SAE on the pretraining images.
+        // Visuals of the chosen SAE on the pretraining images: `saev visuals`
+        // with `middle` between the shared flags and the images subcommand.
         let feats = out.join("features");
-        st.run("visuals", exp("visuals"), || {
-            let (freq, value, n) = if demo {
-                (["-3", "0"], ["-2", "2"], "48")
-            } else {
-                (["-2.5", "-1.5"], ["0.0", "1.0"], "400")
-            };
+        let visuals_cmd = |middle: Vec<String>| -> Vec<String> {
             let mut a = args(&[
                 "visuals",
                 "--ckpt",
@@ -470,6 +466,25 @@ impl ReproduceArgs {
                 "-2",
                 "--data.patches",
                 "cls",
+                "--top-k",
+                if demo { "16" } else { "128" },
+            ]);
+            a.extend(middle);
+            let images = if demo {
+                "images:image-folder-dataset"
+            } else {
+                "images:imagenet-dataset"
+            };
+            a.extend(args(&[images, "--images.root", &p(&pre_imgs)]));
+            a
+        };
+        st.run("visuals", exp("visuals"), || {
+            let (freq, value, n) = if demo {
+                (["-3", "0"], ["-2", "2"], "48")
+            } else {
+                (["-2.5", "-1.5"], ["0.0", "1.0"], "400")
+            };
+            let a = visuals_cmd(args(&[
                 "--log-freq-range",
                 freq[0],
                 freq[1],
@@ -478,22 +493,7 @@ impl ReproduceArgs {
                 value[1],
                 "--n-latents",
                 n,
-                "--top-k",
-                if demo { "16" } else { "128" },
-            ]);
-            if demo {
-                a.extend(args(&[
-                    "images:image-folder-dataset",
-                    "--images.root",
-                    &p(&pre_imgs),
-                ]));
-            } else {
-                a.extend(args(&[
-                    "images:imagenet-dataset",
-                    "--images.root",
-                    &p(&pre_imgs),
-                ]));
-            }
+            ]));
             Ok(json!({"command": saev(&a)?, "root": feats.join("sort_by_cls")}))
         })?;
 
@@ -628,39 +628,10 @@ impl ReproduceArgs {
             latents.sort();
             latents.dedup();
             if !latents.is_empty() {
-                let mut a = args(&[
-                    "visuals",
-                    "--ckpt",
-                    &p(&sae),
-                    "--dump-to",
-                    &p(&feats),
-                    "--sort-by",
-                    "cls",
-                    "--data.shard-root",
-                    &p(&pre_store),
-                    "--data.layer",
-                    "-2",
-                    "--data.patches",
-                    "cls",
-                    "--top-k",
-                    if demo { "16" } else { "128" },
-                    "--include-latents",
-                ]);
-                a.extend(latents);
-                a.extend(args(&["--n-latents", "0"]));
-                if demo {
-                    a.extend(args(&[
-                        "images:image-folder-dataset",
-                        "--images.root",
-                        &p(&pre_imgs),
-                    ]));
-                } else {
-                    a.extend(args(&[
-                        "images:imagenet-dataset",
-                        "--images.root",
-                        &p(&pre_imgs),
-                    ]));
-                }
+                let mut middle = args(&["--include-latents"]);
+                middle.extend(latents);
+                middle.extend(args(&["--n-latents", "0"]));
+                let a = visuals_cmd(middle);
                 saev(&a)?;
             }
             Ok(json!({"command": cmd, "summary": summary}))

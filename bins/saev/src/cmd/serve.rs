@@ -83,19 +83,13 @@ impl SteerArgs {
         let norm = self.inputs.norm(&l.sae);
         let layer = self.inputs.layer;
         let test = Split::load(&self.acts, layer, &norm, self.imgs.as_deref())?;
+        // Class latents come from --train-acts, or from the examples themselves.
         let train = match &self.train_acts {
-            Some(root) => Split::load(root, layer, &norm, self.train_imgs.as_deref())?,
-            None => Split::load(&self.acts, layer, &norm, self.imgs.as_deref())?,
+            Some(root) => Some(Split::load(root, layer, &norm, self.train_imgs.as_deref())?),
+            None => None,
         };
-        let class_latents = saev_steer::proposals(
-            &l.sae,
-            &train.x_ND,
-            &train.y_N,
-            l.probe.c,
-            self.inputs.n_latents,
-            &l.allowed,
-        );
-        let random_pool: Vec<usize> = (0..l.allowed.len()).filter(|&j| l.allowed[j]).collect();
+        let (class_latents, random_pool) =
+            l.proposals(train.as_ref().unwrap_or(&test), self.inputs.n_latents);
         let classes = if l.probe.classes.len() == l.probe.c {
             l.probe.classes.clone()
         } else {

@@ -76,6 +76,25 @@ pub struct Loaded {
     pub allowed: Vec<bool>,
 }
 
+impl Loaded {
+    /// Each class's proposed latents (from `train`'s class examples) and the
+    /// pool random proposals are drawn from.
+    pub fn proposals(&self, train: &Split, n_latents: usize) -> (Vec<Vec<usize>>, Vec<usize>) {
+        let class_latents = proposals(
+            &self.sae,
+            &train.x_ND,
+            &train.y_N,
+            self.probe.c,
+            n_latents,
+            &self.allowed,
+        );
+        let pool = (0..self.allowed.len())
+            .filter(|&j| self.allowed[j])
+            .collect();
+        (class_latents, pool)
+    }
+}
+
 impl SteerInputs {
     pub fn load(&self) -> anyhow::Result<Loaded> {
         let sae = crate::cmd::sae::load_any(&self.sae)?;
@@ -168,15 +187,7 @@ impl EvalArgs {
                 self.inputs.max_freq
             );
         }
-        let class_latents = proposals(
-            &l.sae,
-            &train.x_ND,
-            &train.y_N,
-            l.probe.c,
-            self.inputs.n_latents,
-            &l.allowed,
-        );
-        let pool: Vec<usize> = (0..l.allowed.len()).filter(|&j| l.allowed[j]).collect();
+        let (class_latents, pool) = l.proposals(&train, self.inputs.n_latents);
         let cfg = EvalConfig {
             scales: self.scales.clone(),
             seed: self.seed,

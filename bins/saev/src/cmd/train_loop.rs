@@ -330,7 +330,7 @@ pub fn train_group(
         }
         std::fs::create_dir_all(&run.dir)?;
         let state = run.dir.join("state.safetensors");
-        let trainer = if resume && state.is_file() {
+        let mut trainer = if resume && state.is_file() {
             let sae = Sae::load(&run.dir.join("sae.safetensors"))?;
             Trainer::load_state(sae, &state)?
         } else {
@@ -342,7 +342,6 @@ pub fn train_group(
             }
             Trainer::new(sae, run.train.clone())
         };
-        let mut trainer = trainer;
         let norm = ds.normalization();
         trainer.sae.data_norm = Some(saev_sae::DataNorm {
             act_mean: norm.act_mean.clone(),
