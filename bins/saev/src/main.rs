@@ -7,7 +7,6 @@ mod alloc;
 mod cmd;
 mod data_args;
 mod pyargs;
-mod split;
 
 #[derive(Parser)]
 #[command(

@@ -163,3 +163,34 @@ impl ImageList {
         }
     }
 }
+
+impl saev_imaging::ImageSource for ImageList {
+    fn len(&self) -> usize {
+        ImageList::len(self)
+    }
+    fn image(&self, i: usize) -> Result<Image8, String> {
+        ImageList::image(self, i).map_err(|e| e.to_string())
+    }
+    fn label(&self, i: usize) -> String {
+        ImageList::label(self, i).to_string()
+    }
+}
+
+impl ImageList {
+    /// The images whose paths `labels.json` beside the store records, when
+    /// they are all files (`None` otherwise).
+    pub fn from_labels(store: &std::path::Path) -> Result<Option<ImageList>, saev_shards::Error> {
+        let Some(l) = saev_shards::Labels::load(store)? else {
+            return Ok(None);
+        };
+        if !l.paths.iter().all(|p| std::path::Path::new(p).is_file()) {
+            return Ok(None);
+        }
+        Ok(Some(ImageList {
+            classes: l.classes.clone(),
+            targets: l.targets.clone(),
+            origins: l.paths.clone(),
+            images: Images::Files(l.paths.iter().map(PathBuf::from).collect()),
+        }))
+    }
+}

@@ -28,3 +28,16 @@ pub enum Error {
     #[error("{0}: {1}")]
     Folder(PathBuf, String),
 }
+
+/// Images in a fixed order (the order a store was recorded in), with a
+/// label each: what pictures of latents are drawn from.
+pub trait ImageSource: Sync {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Image `i`, decoded; the error says which file failed and why.
+    fn image(&self, i: usize) -> Result<Image8, String>;
+    /// Its class name (empty when unknown).
+    fn label(&self, i: usize) -> String;
+}

@@ -61,6 +61,15 @@ impl Sae {
         write_atomic(path, tensors, HashMap::from([("cfg".to_string(), cfg)]))
     }
 
+    /// Load either format by extension: saev's `sae.pt`, or our `.safetensors`.
+    pub fn load_any(path: &Path) -> Result<Self, CheckpointError> {
+        if path.extension().is_some_and(|e| e == "pt") {
+            Self::load_saev_pt(path)
+        } else {
+            Self::load(path)
+        }
+    }
+
     /// Load a checkpoint written by [`Sae::save`].
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
         let bytes = std::fs::read(path).map_err(|e| err(path, e))?;
@@ -201,10 +210,7 @@ fn write_atomic(
     meta: HashMap<String, String>,
 ) -> Result<(), CheckpointError> {
     let bytes = safetensors::serialize(tensors, &Some(meta)).map_err(|e| err(path, e))?;
-    let mut tmp = path.to_path_buf().into_os_string();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| err(Path::new(&tmp), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(path, e))
+    saev_io::write_atomic(path, &bytes).map_err(|e| err(path, e))
 }
 
 fn view(data: &[f32], shape: Vec<usize>) -> TensorView<'_> {

@@ -14,16 +14,22 @@ pub const ALMOST_DEAD: f64 = 1e-7;
 /// ... and on more than this fraction, dense.
 pub const DENSE: f64 = 1e-2;
 
-/// What evaluation reports for one SAE.
+/// What evaluation reports for one SAE. In JSON, NaN values (a latent that
+/// never fired has no mean) are `null` and read back as NaN.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalMetrics {
     pub n_examples: u64,
+    #[serde(with = "crate::nan_null::f64")]
     pub l0: f64,
+    #[serde(with = "crate::nan_null::f64")]
     pub l1: f64,
+    #[serde(with = "crate::nan_null::f64")]
     pub mse: f64,
     /// Squared error over the squared distance to the data mean.
+    #[serde(with = "crate::nan_null::f64")]
     pub normalized_mse: f64,
     /// `1 - normalized_mse`.
+    #[serde(with = "crate::nan_null::f64")]
     pub explained_variance: f64,
     /// Latents that never fired.
     pub n_dead: usize,
@@ -32,6 +38,7 @@ pub struct EvalMetrics {
     /// Fraction of examples each latent fired on.
     pub freqs: Vec<f32>,
     /// Mean value of each latent when it fired (NaN if it never did).
+    #[serde(with = "crate::nan_null::vec_f32")]
     pub mean_values: Vec<f32>,
     pub almost_dead_threshold: f64,
     pub dense_threshold: f64,
@@ -123,5 +130,35 @@ impl Evaluator {
             almost_dead_threshold: ALMOST_DEAD,
             dense_threshold: DENSE,
         }
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn metrics_with_nan_means_read_back_from_json() {
+        let m = EvalMetrics {
+            n_examples: 4,
+            l0: 2.0,
+            l1: f64::NAN,
+            mse: 0.5,
+            normalized_mse: 0.25,
+            explained_variance: 0.75,
+            n_dead: 1,
+            n_almost_dead: 1,
+            n_dense: 0,
+            freqs: vec![0.0, 0.5],
+            mean_values: vec![f32::NAN, 1.5],
+            almost_dead_threshold: ALMOST_DEAD,
+            dense_threshold: DENSE,
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains("\"mean_values\":[null,1.5]"), "{text}");
+        let back: EvalMetrics = serde_json::from_str(&text).unwrap();
+        assert!(back.l1.is_nan() && back.mean_values[0].is_nan());
+        assert_eq!(back.mean_values[1], 1.5);
+        assert_eq!(back.freqs, m.freqs);
     }
 }

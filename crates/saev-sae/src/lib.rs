@@ -27,6 +27,7 @@ mod checkpoint;
 pub mod eval;
 mod import;
 mod matmul;
+pub mod nan_null;
 pub mod objective;
 mod sae;
 pub mod sweep;

@@ -14,7 +14,8 @@ use crate::store::Store;
 use crate::view::{Layer, LayerPick, Patches, Source, TokenPick, View};
 
 /// saev's `DataLoad` config: which store, which view, which normalization.
-#[derive(Clone, Debug, PartialEq)]
+/// Serializes with saev's spellings (`"cls"`, `"-2"`, `true`/`false`/path).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DataLoad {
     /// The store directory (holding `metadata.json`).
     pub shard_root: PathBuf,

@@ -46,6 +46,7 @@ mod metadata;
 pub mod normalize;
 mod progress;
 mod pyjson;
+mod serde_impls;
 mod store;
 pub mod synth;
 mod verify;

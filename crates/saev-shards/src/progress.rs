@@ -8,8 +8,7 @@
 //! describes is on disk, so it never claims more than was written. saev
 //! ignores the file.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -91,26 +90,13 @@ impl Progress {
     }
 }
 
-/// Write `bytes` to `path` through `path.tmp` and a rename, so readers see the
-/// old file or the new one, never half of one.
+/// The workspace's one atomic write ([`saev_io::write_atomic_with`]),
+/// durable (fsync) or not.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
-    let mut tmp = PathBuf::from(path);
-    tmp.as_mut_os_string().push(".tmp");
-    {
-        let mut file = std::fs::File::create(&tmp).at(&tmp)?;
-        file.write_all(bytes).at(&tmp)?;
-        if durable {
-            file.sync_all().at(&tmp)?;
-        }
-    }
-    std::fs::rename(&tmp, path).at(path)?;
-    if durable {
-        if let Some(dir) = path.parent() {
-            // Make the rename itself durable; not every filesystem allows it.
-            if let Ok(dir) = std::fs::File::open(dir) {
-                let _ = dir.sync_all();
-            }
-        }
-    }
-    Ok(())
+    let durability = if durable {
+        saev_io::Durability::Durable
+    } else {
+        saev_io::Durability::Fast
+    };
+    saev_io::write_atomic_with(path, bytes, durability).at(path)
 }

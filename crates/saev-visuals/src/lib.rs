@@ -13,16 +13,20 @@
 //! Knows shards and SAEs, and images only as decoded pixels handed in by the
 //! caller (so any dataset reader works).
 
+pub mod latents;
 pub mod output;
 pub mod pass;
 mod plasma;
 pub mod render;
+pub mod run;
 pub mod select;
 pub mod stats;
 pub mod topk;
 
+pub use latents::{LatentRow, LatentTable};
 pub use output::{Summary, Visuals};
 pub use pass::{PassConfig, PassResult, SortBy};
+pub use run::{VisualsConfig, VisualsOutcome};
 
 /// Errors, naming the file or image at fault.
 #[derive(Debug, thiserror::Error)]

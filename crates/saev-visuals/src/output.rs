@@ -41,6 +41,10 @@ pub struct Summary {
     pub n_distributions: usize,
     pub ckpt: PathBuf,
     pub shard_root: PathBuf,
+    /// Hash of the checkpoint, the store and the settings the pass was made
+    /// from ([`crate::run::pass_fingerprint`]); a pass is reused only when it matches.
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 /// The pass's results as arrays, as saved.
@@ -95,6 +99,7 @@ impl Visuals {
                 n_distributions: r.n_distributions,
                 ckpt: ckpt.to_path_buf(),
                 shard_root: shard_root.to_path_buf(),
+                fingerprint: String::new(),
             },
             top_values_SK,
             top_img_i_SK,
@@ -232,10 +237,7 @@ fn f32v(v: &[f32], shape: Vec<usize>) -> TensorView<'_> {
     TensorView::new(Dtype::F32, shape, bytemuck::cast_slice(v)).expect("shape matches data")
 }
 
-/// Write `bytes` to `path` through a temp file and a rename.
+/// Write `bytes` to `path` atomically (the workspace's [`saev_io::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| err(Path::new(&tmp), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(path, e))
+    saev_io::write_atomic(path, bytes).map_err(|e| err(path, e))
 }

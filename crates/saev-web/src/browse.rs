@@ -69,8 +69,14 @@ impl Source {
         };
         let summary: Summary = serde_json::from_slice(&read("summary.json")?)
             .map_err(|e| Error::File(root.join("summary.json"), e.to_string()))?;
-        let rows: Vec<Value> = serde_json::from_slice(&read("latents.json")?)
+        // The typed table, as rows for the queries below.
+        let table = saev_visuals::LatentTable::read(root)
             .map_err(|e| Error::File(root.join("latents.json"), e.to_string()))?;
+        let rows: Vec<Value> = table
+            .latents
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+            .collect();
         let path = root.join("topk.safetensors");
         let file =
             std::fs::File::open(&path).map_err(|e| Error::File(path.clone(), e.to_string()))?;

@@ -12,5 +12,4 @@ pub mod serve;
 pub mod shards;
 pub mod steer;
 pub mod train;
-pub mod train_loop;
 pub mod visuals;

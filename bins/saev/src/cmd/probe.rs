@@ -1,16 +1,14 @@
 //! `saev probe train|eval`: linear probes on [CLS] activations (the
 //! original's `contrib/classification`), in the SAE's activation space.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use saev_probe::{train_sweep, Probe, Setting, SweepConfig};
+use saev_control::probe_sweep::{self, ProbeSweepConfig, SplitSource};
+use saev_control::py_float;
+use saev_probe::Setting;
 use saev_shards::Layer;
-use serde_json::json;
-
-use crate::split::{Norm, Split};
 
 #[derive(Subcommand)]
 pub enum ProbeCmd {
@@ -84,64 +82,6 @@ pub struct EvalArgs {
     layer: Layer,
 }
 
-/// Python's `str(float)`: `1e-05`, `0.0001`, `1.0`, `10.0`.
-pub fn py_float(x: f32) -> String {
-    let s = format!("{x:?}");
-    match s.split_once('e') {
-        Some((m, e)) => {
-            let (sign, digits) = e.strip_prefix('-').map_or(("+", e), |d| ("-", d));
-            format!("{m}e{sign}{digits:0>2}")
-        }
-        None if s.contains('.') => s,
-        None => format!("{s}.0"),
-    }
-}
-
-/// The original's directory name: `lr_<lr>__wd_<wd>` with dots as underscores.
-pub fn setting_dir(s: &Setting) -> String {
-    format!(
-        "lr_{}__wd_{}",
-        py_float(s.learning_rate),
-        py_float(s.weight_decay)
-    )
-    .replace('.', "_")
-}
-
-fn settings(args: &TrainArgs) -> anyhow::Result<Vec<Setting>> {
-    let Some(path) = &args.sweep else {
-        return Ok(vec![Setting {
-            learning_rate: args.learning_rate,
-            weight_decay: args.weight_decay,
-        }]);
-    };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let points = saev_sae::sweep::grid(&text, 0, 0)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let num = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
-    points
-        .iter()
-        .map(|p| {
-            let mut s = Setting {
-                learning_rate: args.learning_rate,
-                weight_decay: args.weight_decay,
-            };
-            for (k, v) in &p.values {
-                let bad = || anyhow::anyhow!("{}: bad value for {k}: {v}", path.display());
-                match k.as_str() {
-                    "learning_rate" => s.learning_rate = num(v).ok_or_else(bad)? as f32,
-                    "weight_decay" => s.weight_decay = num(v).ok_or_else(bad)? as f32,
-                    _ => anyhow::bail!(
-                        "{}: a probe sweep varies learning_rate and weight_decay only, not {k}",
-                        path.display()
-                    ),
-                }
-            }
-            Ok(s)
-        })
-        .collect()
-}
-
 impl ProbeCmd {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
@@ -152,214 +92,81 @@ impl ProbeCmd {
 }
 
 impl TrainArgs {
-    fn run(self) -> anyhow::Result<ExitCode> {
-        let settings = settings(&self)?;
-        std::fs::create_dir_all(&self.ckpt_path)?;
-        std::fs::create_dir_all(&self.log_to)?;
-        let norm = match &self.sae {
-            Some(p) => Norm::File(p.clone()),
-            None => {
-                let p = self.ckpt_path.join("normalization.safetensors");
-                Split::save_estimate(&self.train_acts, self.layer, &p)?;
-                Norm::File(p)
-            }
+    fn config(&self) -> anyhow::Result<ProbeSweepConfig> {
+        let default = Setting {
+            learning_rate: self.learning_rate,
+            weight_decay: self.weight_decay,
         };
-        let train = Split::load(
-            &self.train_acts,
-            self.layer,
-            &norm,
-            self.train_imgs.as_deref(),
-        )?;
-        let val = Split::load(&self.val_acts, self.layer, &norm, self.val_imgs.as_deref())?;
-        if train.classes != val.classes {
-            anyhow::bail!(
-                "train and val have different classes ({} vs {})",
-                train.classes.len(),
-                val.classes.len()
-            );
-        }
-        println!(
-            "{} probes ({} train, {} val examples, {} classes, D {})",
-            settings.len(),
-            train.y_N.len(),
-            val.y_N.len(),
-            train.classes.len(),
-            train.d
-        );
-        let cfg = SweepConfig {
+        let settings = match &self.sweep {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                probe_sweep::settings_from_sweep(&text, path, default)?
+            }
+            None => vec![default],
+        };
+        let split = |acts: &PathBuf, imgs: &Option<PathBuf>| SplitSource {
+            acts: acts.clone(),
+            imgs: imgs.clone(),
+        };
+        Ok(ProbeSweepConfig {
+            train: split(&self.train_acts, &self.train_imgs),
+            val: split(&self.val_acts, &self.val_imgs),
+            test: self.test_acts.as_ref().map(|t| split(t, &self.test_imgs)),
+            layer: self.layer,
+            sae: self.sae.clone(),
+            settings,
             n_epochs: self.n_epochs,
             batch_size: self.batch_size,
             seed: self.seed,
-        };
-        let bar = indicatif::ProgressBar::new(self.n_epochs as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("probes [{bar:30}] epoch {pos}/{len} {msg}")
-                .expect("template")
-                .progress_chars("=> "),
+            ckpt_path: self.ckpt_path.clone(),
+            log_to: self.log_to.clone(),
+        })
+    }
+
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let cfg = self.config()?;
+        println!("{} probes", cfg.settings.len());
+        let out = probe_sweep::run(&cfg, |_| {})?;
+        println!(
+            "{} train, {} val examples, {} classes",
+            out.n_train, out.n_val, out.n_classes
         );
-        let mut last = None;
-        let mut probes = train_sweep(
-            &train.x_ND,
-            &train.y_N,
-            &val.x_ND,
-            &val.y_N,
-            train.d,
-            train.classes.len(),
-            &settings,
-            &cfg,
-            |log| {
-                let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max) * 100.0;
-                tracing::info!(
-                    "epoch: {}, max train acc: {:.3}, max val acc: {:.3}",
-                    log.epoch,
-                    best(&log.train_acc),
-                    best(&log.val_acc)
-                );
-                bar.set_message(format!("best val acc {:.1}%", best(&log.val_acc)));
-                bar.inc(1);
-                last = Some(log.clone());
-            },
-        );
-        bar.finish_and_clear();
-        let last = last.ok_or_else(|| anyhow::anyhow!("--n-epochs must be at least 1"))?;
-        let norm_path = match &norm {
-            Norm::File(p) => std::fs::canonicalize(p)?,
-            Norm::Estimate => PathBuf::new(),
-        };
-        let mut csv = String::from("learning_rate,weight_decay,train_acc,val_acc\n");
-        for (i, (s, p)) in settings.iter().zip(&mut probes).enumerate() {
-            p.classes = train.classes.clone();
-            let dir = self.ckpt_path.join(setting_dir(s));
-            std::fs::create_dir_all(&dir)?;
-            let cfg_json = json!({
-                "learning_rate": s.learning_rate, "weight_decay": s.weight_decay, "n_epochs": self.n_epochs,
-                "batch_size": self.batch_size, "seed": self.seed, "layer": self.layer.to_string(),
-                "train_acts": self.train_acts, "val_acts": self.val_acts, "normalization": norm_path,
-                "train_acc": last.train_acc[i], "val_acc": last.val_acc[i],
-            });
-            p.save(
-                &dir.join("model.safetensors"),
-                &[("cfg", cfg_json.to_string())],
-            )?;
-            std::fs::write(
-                dir.join("cfg.json"),
-                serde_json::to_string_pretty(&cfg_json)?,
-            )?;
-            csv += &format!(
-                "{},{},{},{}\n",
-                py_float(s.learning_rate),
-                py_float(s.weight_decay),
-                last.train_acc[i],
-                last.val_acc[i]
+        println!("learning_rate,weight_decay,train_acc,val_acc");
+        for r in &out.results {
+            let (lr, wd) = (r.setting.learning_rate, r.setting.weight_decay);
+            println!(
+                "{},{},{},{}",
+                py_float(lr),
+                py_float(wd),
+                r.train_acc,
+                r.val_acc
             );
         }
-        std::fs::write(self.log_to.join("results.csv"), &csv)?;
-        plot_sweep(
-            &settings,
-            &last.train_acc,
-            &last.val_acc,
-            &self.log_to.join("hparam-sweeps.png"),
-        )?;
-        let best = (0..settings.len())
-            .max_by(|&a, &b| last.val_acc[a].total_cmp(&last.val_acc[b]).then(b.cmp(&a)))
-            .expect("one setting");
-        let s = settings[best];
-        let best_dir = self.ckpt_path.join(setting_dir(&s));
-        let test_acc = match &self.test_acts {
-            Some(root) => {
-                let test = Split::load(root, self.layer, &norm, self.test_imgs.as_deref())?;
-                Some(probes[best].accuracy(&test.x_ND, &test.y_N))
-            }
-            None => None,
-        };
-        let summary = json!({
-            "learning_rate": s.learning_rate, "weight_decay": s.weight_decay,
-            "train_acc": last.train_acc[best], "val_acc": last.val_acc[best], "test_acc": test_acc,
-            "ckpt": best_dir.join("model.safetensors"), "rule": "highest validation accuracy after the last epoch (ties: earlier setting)",
-        });
-        std::fs::write(
-            self.log_to.join("best.json"),
-            serde_json::to_string_pretty(&summary)?,
-        )?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{csv}")?;
-        writeln!(
-            out,
-            "best: lr {} wd {}: val acc {:.2}%{} -> {}",
-            py_float(s.learning_rate),
-            py_float(s.weight_decay),
-            last.val_acc[best] * 100.0,
-            test_acc.map_or(String::new(), |t| format!(", test acc {:.2}%", t * 100.0)),
-            best_dir.display()
-        )?;
-        writeln!(
-            out,
-            "results: {}",
-            self.log_to.join("results.csv").display()
-        )?;
+        let b = &out.best;
+        let test = b
+            .test_acc
+            .map_or(String::new(), |t| format!(", test acc {:.2}%", t * 100.0));
+        println!(
+            "best: lr {} wd {}: val acc {:.2}%{test} -> {}",
+            py_float(b.learning_rate),
+            py_float(b.weight_decay),
+            b.val_acc * 100.0,
+            b.ckpt.parent().unwrap_or(&b.ckpt).display()
+        );
+        println!("results: {}", cfg.log_to.join("results.csv").display());
         Ok(ExitCode::SUCCESS)
     }
 }
 
-/// The original's chart: rows train/val accuracy, columns learning rate /
-/// weight decay, log x axes, one point per setting.
-fn plot_sweep(settings: &[Setting], train: &[f64], val: &[f64], path: &Path) -> anyhow::Result<()> {
-    use saev_plot::{Figure, Panel, Series, Style};
-    let pts = |x: &dyn Fn(&Setting) -> f32, y: &[f64]| -> Vec<(f64, f64)> {
-        let mut v: Vec<(f64, f64)> = settings
-            .iter()
-            .zip(y)
-            .map(|(s, &a)| (f64::from(x(s)) + 1e-9, a))
-            .collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        v
-    };
-    let lr = |s: &Setting| s.learning_rate;
-    let wd = |s: &Setting| s.weight_decay;
-    let dots = |name: &str, p: Vec<(f64, f64)>| Series::line(name, p).with_style(Style::Points);
-    Figure::new(2)
-        .title("probe sweep: accuracy after the last epoch")
-        .panel(
-            Panel::new("train accuracy", "learning rate", "train_acc")
-                .series(dots("", pts(&lr, train)))
-                .log_x(),
-        )
-        .panel(
-            Panel::new("train accuracy", "weight decay", "train_acc")
-                .series(dots("", pts(&wd, train)))
-                .log_x(),
-        )
-        .panel(
-            Panel::new("validation accuracy", "learning rate", "val_acc")
-                .series(dots("", pts(&lr, val)))
-                .log_x(),
-        )
-        .panel(
-            Panel::new("validation accuracy", "weight decay", "val_acc")
-                .series(dots("", pts(&wd, val)))
-                .log_x(),
-        )
-        .save(path)?;
-    Ok(())
-}
-
 impl EvalArgs {
     fn run(self) -> anyhow::Result<ExitCode> {
-        let (probe, meta) = Probe::load(&self.ckpt)?;
-        let cfg: serde_json::Value = meta
-            .get("cfg")
-            .and_then(|c| serde_json::from_str(c).ok())
-            .unwrap_or_default();
-        let norm = match cfg["normalization"].as_str() {
-            Some(p) if !p.is_empty() => Norm::File(p.into()),
-            _ => Norm::Estimate,
+        let split = SplitSource {
+            acts: self.acts.clone(),
+            imgs: self.imgs.clone(),
         };
-        let split = Split::load(&self.acts, self.layer, &norm, self.imgs.as_deref())?;
-        let acc = probe.accuracy(&split.x_ND, &split.y_N);
-        println!(
-            "{}",
-            json!({"accuracy": acc, "n": split.y_N.len(), "ckpt": self.ckpt, "acts": split.store})
-        );
+        let e = probe_sweep::evaluate(&self.ckpt, &split, self.layer)?;
+        println!("{}", serde_json::to_string(&e)?);
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -21,15 +21,6 @@ pub enum SaeCmd {
     Inspect { ckpt: PathBuf },
 }
 
-/// Load either format, by extension.
-pub fn load_any(path: &std::path::Path) -> anyhow::Result<Sae> {
-    Ok(if path.extension().is_some_and(|e| e == "pt") {
-        Sae::load_saev_pt(path)?
-    } else {
-        Sae::load(path)?
-    })
-}
-
 impl SaeCmd {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
@@ -45,7 +36,7 @@ impl SaeCmd {
                 );
             }
             SaeCmd::Inspect { ckpt } => {
-                let sae = load_any(&ckpt)?;
+                let sae = Sae::load_any(&ckpt)?;
                 let summary = serde_json::json!({
                     "cfg": sae.cfg, "d_sae": sae.d_sae(), "threshold": sae.threshold,
                     "W_enc": [sae.d_vit(), sae.d_sae()], "W_dec": [sae.d_sae(), sae.d_vit()],

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::cmd::steer::SteerInputs;
-use crate::split::Split;
+use saev_control::probe_sweep::SplitSource;
+
+use crate::cmd::steer::SteerInputArgs;
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -42,7 +43,7 @@ enum Page {
 #[derive(Args)]
 struct SteerArgs {
     #[command(flatten)]
-    inputs: SteerInputs,
+    inputs: SteerInputArgs,
     /// The examples to steer (e.g. Flowers-102 test [CLS] activations).
     #[arg(long)]
     acts: PathBuf,
@@ -79,13 +80,16 @@ impl ServeArgs {
 
 impl SteerArgs {
     fn run(self) -> anyhow::Result<ExitCode> {
-        let l = self.inputs.load()?;
-        let norm = self.inputs.norm(&l.sae);
+        let l = self.inputs.config().load()?;
         let layer = self.inputs.layer;
-        let test = Split::load(&self.acts, layer, &norm, self.imgs.as_deref())?;
+        let source = |acts: &PathBuf, imgs: &Option<PathBuf>| SplitSource {
+            acts: acts.clone(),
+            imgs: imgs.clone(),
+        };
+        let test = l.split(&source(&self.acts, &self.imgs), layer)?;
         // Class latents come from --train-acts, or from the examples themselves.
         let train = match &self.train_acts {
-            Some(root) => Some(Split::load(root, layer, &norm, self.train_imgs.as_deref())?),
+            Some(root) => Some(l.split(&source(root, &self.train_imgs), layer)?),
             None => None,
         };
         let (class_latents, random_pool) =
@@ -95,11 +99,7 @@ impl SteerArgs {
         } else {
             test.classes.clone()
         };
-        let visuals_root = if self.inputs.visuals.join("summary.json").is_file() {
-            self.inputs.visuals.clone()
-        } else {
-            saev_visuals::Visuals::root(&self.inputs.visuals, l.visuals.summary.sort_by)
-        };
+        let visuals_root = l.visuals_root.clone();
         let n = test.y_N.len();
         let data = saev_web::steer::SteerData {
             sae: l.sae,

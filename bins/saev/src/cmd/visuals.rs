@@ -1,19 +1,15 @@
 //! `saev visuals`: saev's command, same flags (and `--sort-by` spelled right).
 //!
-//! One ordered pass over the shards through the SAE (skipped when its
-//! results exist), then pictures: `neurons/<latent>/` for the latents in the
-//! frequency and value ranges, and a grid of value histograms.
+//! The flags become a [`VisualsConfig`] for [`saev_visuals::run::run`]: one
+//! ordered pass over the shards through the SAE (reused when made from the
+//! same checkpoint, store and settings), then pictures and `latents.json`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use saev_activations::DataSource;
-use saev_shards::Dataset;
-use saev_visuals::{pass, render, select, PassConfig, SortBy, Visuals};
+use saev_visuals::{PassConfig, SortBy, VisualsConfig};
 
 use crate::data_args::DataArgs;
 
@@ -70,7 +66,7 @@ pub struct VisualsArgs {
 }
 
 #[derive(Subcommand)]
-enum ImagesArgs {
+pub enum ImagesArgs {
     /// Class folders: root/<class>/<image>.
     #[command(name = "images:image-folder-dataset")]
     ImageFolder {
@@ -95,174 +91,72 @@ enum ImagesArgs {
 }
 
 impl VisualsArgs {
-    pub fn run(self) -> anyhow::Result<ExitCode> {
-        let sae = crate::cmd::sae::load_any(&self.ckpt)?;
-        let ds = Arc::new(Dataset::open(self.data.to_config(None)?)?);
-        let root = Visuals::root(&self.dump_to, self.sort_by);
-        let v = match Visuals::load(&root)? {
-            Some(v) if v.summary.top_k == self.top_k && v.summary.d_sae == sae.d_sae() => {
-                println!("reusing the pass in {} (delete it to redo)", root.display());
-                v
-            }
-            _ => {
-                let cfg = PassConfig {
-                    sort_by: self.sort_by,
-                    top_k: self.top_k,
-                    batch_size: self.sae_batch_size,
-                    percentile: self.percentile,
-                    n_distributions: self.n_distributions,
-                };
-                let bar = ProgressBar::new(ds.len());
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "visuals [{bar:30}] {pos}/{len} examples ({per_sec}, eta {eta})",
-                    )
-                    .expect("template")
-                    .progress_chars("=> "),
-                );
-                let start = std::time::Instant::now();
-                let r = pass::run(&sae, Arc::clone(&ds), &cfg, |done| bar.set_position(done))?;
-                bar.finish_and_clear();
-                let secs = start.elapsed().as_secs_f64();
-                println!(
-                    "pass: {} examples in {secs:.1} s ({:.0} examples/s; {:.0}% of it in the SAE encoder)",
-                    r.stats.n,
-                    r.stats.n as f64 / secs,
-                    100.0 * r.encode_seconds / r.seconds.max(1e-9)
-                );
-                let v = Visuals::from_pass(&r, &self.ckpt, ds.store().root(), self.percentile);
-                v.save(&root)?;
-                v
-            }
-        };
-        let hist = root.join(format!(
-            "{}_activation_distributions.png",
-            v.summary.n_distributions
-        ));
-        render::plot_distributions(&v, &hist)?;
-        let [f0, f1] = [self.log_freq_range[0], self.log_freq_range[1]];
-        let [v0, v1] = [self.log_value_range[0], self.log_value_range[1]];
-        let latents = select::choose(
-            &v,
-            (f0, f1),
-            (v0, v1),
-            &self.include_latents,
-            self.n_latents,
-            self.seed,
-        );
-        println!(
-            "{} latents in the ranges; pictures for {}",
-            select::in_ranges(&v, (f0, f1), (v0, v1)).len(),
-            latents.len()
-        );
-        let images = self.image_list(ds.store().root())?;
-        let labels = saev_shards::Labels::load(ds.store().root())?;
-        let load = |i: i64| -> Result<saev_imaging::Image8, String> {
-            match &images {
-                Some(list) => list.image(i as usize).map_err(|e| e.to_string()),
-                None => Err("no images: give images:image-folder-dataset --images.root DIR or images:imagenet-dataset --images.root DIR".into()),
-            }
-        };
-        let label = |i: i64| -> String {
-            match (&labels, &images) {
-                (Some(l), _) if (i as usize) < l.len() => l.label(i as usize).to_string(),
-                (_, Some(list)) if (i as usize) < list.len() => list.label(i as usize).to_string(),
-                _ => String::new(),
-            }
-        };
-        if images.is_none() && !latents.is_empty() {
-            anyhow::bail!("{}", load(0).unwrap_err());
-        }
-        let bar = ProgressBar::new(latents.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("pictures [{bar:30}] {pos}/{len} latents (eta {eta})")
-                .expect("template")
-                .progress_chars("=> "),
-        );
-        latents.par_iter().try_for_each(|&s| {
-            let dir = root.join("neurons").join(s.to_string());
-            let r = render::write_neuron(&v, s, &dir, &load, &label);
-            bar.inc(1);
-            r
-        })?;
-        bar.finish_and_clear();
-        write_latent_table(&v, &root, &label)?;
-        println!("wrote {}", root.display());
-        Ok(ExitCode::SUCCESS)
+    fn config(&self) -> anyhow::Result<VisualsConfig> {
+        Ok(VisualsConfig {
+            ckpt: self.ckpt.clone(),
+            data: self.data.to_config(None)?,
+            pass: PassConfig {
+                sort_by: self.sort_by,
+                top_k: self.top_k,
+                batch_size: self.sae_batch_size,
+                percentile: self.percentile,
+                n_distributions: self.n_distributions,
+            },
+            dump_to: self.dump_to.clone(),
+            log_freq_range: (self.log_freq_range[0], self.log_freq_range[1]),
+            log_value_range: (self.log_value_range[0], self.log_value_range[1]),
+            include_latents: self.include_latents.clone(),
+            n_latents: self.n_latents,
+            seed: self.seed,
+        })
     }
 
-    /// The images, in the order they were recorded.
-    fn image_list(
-        &self,
-        store: &std::path::Path,
-    ) -> anyhow::Result<Option<saev_activations::ImageList>> {
-        let source = match &self.images {
-            Some(ImagesArgs::ImageFolder { root }) => {
-                DataSource::ImageFolder { root: root.clone() }
-            }
-            Some(ImagesArgs::Imagenet {
-                root: Some(root),
-                split,
-                ..
-            }) => DataSource::Imagenet {
-                root: root.clone(),
-                split: split.clone(),
-            },
-            _ => {
-                // The paths recorded next to the shards, when they are files.
-                let Some(l) = saev_shards::Labels::load(store)? else {
-                    return Ok(None);
-                };
-                if !l.paths.iter().all(|p| std::path::Path::new(p).is_file()) {
-                    return Ok(None);
-                }
-                return Ok(Some(saev_activations::ImageList {
-                    classes: l.classes.clone(),
-                    targets: l.targets.clone(),
-                    origins: l.paths.clone(),
-                    images: saev_activations::Images::Files(
-                        l.paths.iter().map(PathBuf::from).collect(),
-                    ),
-                }));
-            }
-        };
-        Ok(Some(source.list()?))
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let cfg = self.config()?;
+        let store = saev_shards::resolve_root(&cfg.data.shard_root)?;
+        let images = image_list(self.images.as_ref(), &store)?;
+        let images = images.as_ref().map(|l| l as &dyn saev_imaging::ImageSource);
+        let out = saev_visuals::run::run(&cfg, images)?;
+        if out.reused {
+            println!(
+                "reusing the pass in {} (delete it to redo)",
+                out.root.display()
+            );
+        } else {
+            let secs = out.pass_seconds.max(1e-9);
+            println!(
+                "pass: {} examples in {secs:.1} s ({:.0} examples/s; {:.0}% of it in the SAE encoder)",
+                out.n_examples,
+                out.n_examples as f64 / secs,
+                100.0 * out.encode_seconds / secs
+            );
+        }
+        println!(
+            "{} latents in the ranges; pictures for {}",
+            out.n_in_ranges, out.n_pictures
+        );
+        println!("wrote {}", out.root.display());
+        Ok(ExitCode::SUCCESS)
     }
 }
 
-/// `latents.json`: one row per latent for the browser (frequency, mean and
-/// largest value, the most common labels among its top images).
-fn write_latent_table(
-    v: &Visuals,
-    root: &std::path::Path,
-    label: &(dyn Fn(i64) -> String + Sync),
-) -> anyhow::Result<()> {
-    let rows: Vec<serde_json::Value> = (0..v.summary.d_sae)
-        .into_par_iter()
-        .map(|s| {
-            let mut counts: Vec<(String, usize)> = Vec::new();
-            for (img, _) in v.top(s).into_iter().take(32) {
-                let l = label(img);
-                match counts.iter_mut().find(|c| c.0 == l) {
-                    Some(c) => c.1 += 1,
-                    None => counts.push((l, 1)),
-                }
-            }
-            counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-            let f = |x: f32| if x.is_finite() { serde_json::json!(x) } else { serde_json::Value::Null };
-            serde_json::json!({
-                "latent": s,
-                "freq": f(v.sparsity_S[s]),
-                "mean": f(v.mean_values_S[s]),
-                "max": f(v.max_values_S[s]),
-                "top_labels": counts.iter().take(3).map(|c| format!("{} ({})", c.0, c.1)).collect::<Vec<_>>(),
-                "pictures": root.join("neurons").join(s.to_string()).join("metadata.json").is_file(),
-            })
-        })
-        .collect();
-    saev_visuals::output::write_atomic(
-        &root.join("latents.json"),
-        serde_json::to_string(&rows)?.as_bytes(),
-    )?;
-    Ok(())
+/// The images the store was recorded from, in order: the flags' source, or
+/// the paths recorded next to the shards when they are files.
+pub fn image_list(
+    images: Option<&ImagesArgs>,
+    store: &std::path::Path,
+) -> anyhow::Result<Option<saev_activations::ImageList>> {
+    let source = match images {
+        Some(ImagesArgs::ImageFolder { root }) => DataSource::ImageFolder { root: root.clone() },
+        Some(ImagesArgs::Imagenet {
+            root: Some(root),
+            split,
+            ..
+        }) => DataSource::Imagenet {
+            root: root.clone(),
+            split: split.clone(),
+        },
+        _ => return Ok(saev_activations::ImageList::from_labels(store)?),
+    };
+    Ok(Some(source.list()?))
 }

@@ -103,3 +103,52 @@ impl Split {
         Ok(())
     }
 }
+
+impl Split {
+    /// Fail unless `other` has this split's classes in the same order,
+    /// naming both stores and the classes that differ.
+    pub fn check_same_classes(&self, other: &Split) -> anyhow::Result<()> {
+        if self.classes == other.classes {
+            return Ok(());
+        }
+        let only = |a: &Split, b: &Split| -> Vec<String> {
+            a.classes
+                .iter()
+                .filter(|c| !b.classes.contains(c))
+                .take(5)
+                .cloned()
+                .collect()
+        };
+        anyhow::bail!(
+            "{} and {} have different classes ({} vs {}; only in the first: {:?}, only in the second: {:?})",
+            self.store.display(),
+            other.store.display(),
+            self.classes.len(),
+            other.classes.len(),
+            only(self, other),
+            only(other, self)
+        )
+    }
+
+    /// Fail unless every target is a class of a `c`-class probe whose class
+    /// names (when it has them) are this split's.
+    pub fn check_probe_classes(&self, c: usize, probe_classes: &[String]) -> anyhow::Result<()> {
+        if let Some(&y) = self.y_N.iter().find(|&&y| y as usize >= c) {
+            anyhow::bail!(
+                "{} has {} classes (label {y} found) but the probe predicts {c}",
+                self.store.display(),
+                self.classes.len()
+            );
+        }
+        if !probe_classes.is_empty() && probe_classes != self.classes.as_slice() {
+            anyhow::bail!(
+                "{}: its classes differ from the probe's ({} vs {}; first of the split's: {:?})",
+                self.store.display(),
+                self.classes.len(),
+                probe_classes.len(),
+                self.classes.iter().take(3).collect::<Vec<_>>()
+            );
+        }
+        Ok(())
+    }
+}

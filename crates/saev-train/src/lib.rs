@@ -1,0 +1,44 @@
+//! Training sweeps of sparse autoencoders on activation shards: what
+//! `saev train` does, as a library.
+//!
+//! - [`RunConfig`]: one SAE to train (SAE, optimizer, data, batch, length),
+//!   written to its run directory as `cfg.json` ([`RunRecord`]).
+//! - [`sweep::expand`]: saev's sweep files (TOML, lists expand to a grid)
+//!   into run configs.
+//! - [`train_sweep`]: trains every run, grouping the runs that read the same
+//!   examples in the same order so they share one pass over the data; each
+//!   run continues from its checkpoint if it has one and is skipped if it
+//!   finished, so calling it again after an interrupt finishes the sweep.
+//!
+//! ```no_run
+//! use saev_train::{sweep, train_sweep, RunConfig, TrainOptions};
+//! let mut base = RunConfig::default();
+//! base.data.shard_root = "shards/ac89246f".into();
+//! let runs = sweep::expand_file("configs/preprint/classification.toml".as_ref(), &base.into())?;
+//! let runs = saev_train::assign_ids(runs, "checkpoints".as_ref(), saev_train::IdScheme::FromConfig);
+//! let outcome = train_sweep(&runs, &TrainOptions::default())?;
+//! let best = outcome.finished().max_by(|a, b| {
+//!     a.1.explained_variance.total_cmp(&b.1.explained_variance)
+//! });
+//! # anyhow::Ok(())
+//! ```
+//!
+//! Each run directory `<ckpt-path>/<run-id>/` holds `cfg.json`,
+//! `sae.safetensors` (weights and data normalization), `state.safetensors`
+//! (Adam's moments and the step), `normalization.safetensors`,
+//! `metrics.jsonl`, `loss.png` and, once finished, `eval.json`
+//! ([`EvalRecord`]).
+
+mod engine;
+mod group;
+mod metrics;
+mod records;
+mod run;
+pub mod sweep;
+mod train;
+
+pub use group::{group_runs, Group};
+pub use metrics::{plot_metrics, MetricsLine};
+pub use records::{EvalRecord, RunRecord, FORMAT_VERSION};
+pub use run::{assign_ids, IdScheme, RunConfig};
+pub use train::{train_sweep, RunOutcome, RunStatus, SweepOutcome, TrainOptions};

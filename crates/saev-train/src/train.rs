@@ -1,0 +1,398 @@
+//! Training a sweep: groups of runs on shared batches, checkpoints, resume
+//! and evaluation.
+//!
+//! Resuming reloads weights and optimizer state and replays the seeded
+//! shuffled stream from the checkpoint's step, so a run ends with the
+//! weights an uninterrupted run would have.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use saev_sae::eval::{EvalMetrics, Evaluator};
+use saev_sae::{DataNorm, Sae, Trainer};
+use saev_shards::{loader, Dataset};
+
+use crate::engine::Engine;
+use crate::group::{group_runs, Group};
+use crate::metrics::{plot_metrics, truncate, MetricsLine};
+use crate::records::{EvalRecord, RunRecord, FORMAT_VERSION};
+use crate::run::RunConfig;
+
+/// How to train.
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// Steps on CUDA (needs the `cuda` feature; else the CPU is used).
+    pub cuda: bool,
+    /// Stop after this many steps as if interrupted (for testing resume).
+    pub stop_after: Option<u64>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunStatus {
+    /// Trained and evaluated (now or earlier).
+    Finished(EvalMetrics),
+    /// Its loss stopped being finite; the last checkpoint is kept.
+    Diverged(String),
+    /// Stopped by [`TrainOptions::stop_after`] at this step.
+    Stopped { step: u64 },
+}
+
+/// One run of a sweep and how it ended.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub run: RunConfig,
+    pub status: RunStatus,
+}
+
+/// Every run of a sweep, in the order given.
+#[derive(Clone, Debug, Default)]
+pub struct SweepOutcome {
+    pub runs: Vec<RunOutcome>,
+    /// Groups of runs that shared batches.
+    pub n_groups: usize,
+}
+
+impl SweepOutcome {
+    /// The runs that finished, with their evaluation.
+    pub fn finished(&self) -> impl Iterator<Item = (&RunConfig, &EvalMetrics)> {
+        self.runs.iter().filter_map(|o| match &o.status {
+            RunStatus::Finished(m) => Some((&o.run, m)),
+            _ => None,
+        })
+    }
+}
+
+/// Train every run: runs that read the same examples in the same order
+/// train together on one pass over the data; a run with a checkpoint
+/// continues from it, a finished or diverged run is reported as it ended.
+/// Each run needs its `dir` (see [`crate::assign_ids`]).
+pub fn train_sweep(runs: &[RunConfig], opts: &TrainOptions) -> anyhow::Result<SweepOutcome> {
+    if runs.is_empty() {
+        anyhow::bail!("no runs to train (an empty sweep?)");
+    }
+    for run in runs {
+        run.validate()?;
+        if run.dir.as_os_str().is_empty() {
+            anyhow::bail!(
+                "run {:?} has no directory (see saev_train::assign_ids)",
+                run.id
+            );
+        }
+    }
+    let groups = group_runs(runs);
+    tracing::info!(
+        "training {} SAEs in {} group(s) sharing batches",
+        runs.len(),
+        groups.len()
+    );
+    let mut outcomes = Vec::new();
+    for group in &groups {
+        outcomes.extend(train_group(group, opts)?);
+    }
+    // Report in the order given.
+    let order = |o: &RunOutcome| runs.iter().position(|r| r.id == o.run.id);
+    outcomes.sort_by_key(order);
+    Ok(SweepOutcome {
+        runs: outcomes,
+        n_groups: groups.len(),
+    })
+}
+
+/// A run being trained.
+struct Live {
+    run: RunConfig,
+    engine: Option<Engine>,
+    metrics: std::fs::File,
+    step: u64,
+}
+
+/// Mean of the first `n` examples of a permutation seeded by `seed`
+/// (saev's `b_dec` initialization), as rows.
+fn reinit_rows(ds: &Dataset, n: usize, seed: u64) -> anyhow::Result<Vec<f32>> {
+    let n = n.min(ds.len() as usize);
+    let picks = saev_rng::Pcg64::from_seed(seed).permutation_prefix(ds.len() as usize, n);
+    let mut rows = vec![0.0f32; n * ds.d_vit()];
+    for (row, &i) in rows.chunks_exact_mut(ds.d_vit()).zip(&picks) {
+        ds.get_into(i, row)?;
+    }
+    Ok(rows)
+}
+
+fn check_fits(group: &Group, ds: &Dataset) -> anyhow::Result<()> {
+    let first = &group[0];
+    for run in group {
+        if ds.d_vit() != run.sae.d_vit {
+            anyhow::bail!(
+                "run {}: sae.d_vit is {} but {} holds {}-dim activations",
+                run.id,
+                run.sae.d_vit,
+                first.data.shard_root.display(),
+                ds.d_vit()
+            );
+        }
+    }
+    if (first.batch_size as u64) > ds.len() {
+        anyhow::bail!(
+            "{} holds {} examples, fewer than one batch (sae_batch_size {})",
+            first.data.shard_root.display(),
+            ds.len(),
+            first.batch_size
+        );
+    }
+    Ok(())
+}
+
+/// What a run's directory says about it.
+enum Found {
+    Ended(RunStatus),
+    Resume(Box<Trainer>),
+    Fresh,
+}
+
+fn inspect(run: &RunConfig) -> anyhow::Result<Found> {
+    let diverged = run.dir.join("diverged.txt");
+    if diverged.is_file() {
+        let why = std::fs::read_to_string(&diverged).unwrap_or_default();
+        return Ok(Found::Ended(RunStatus::Diverged(why.trim().to_string())));
+    }
+    if let Some(rec) = EvalRecord::read(&run.dir)? {
+        return Ok(Found::Ended(RunStatus::Finished(rec.metrics)));
+    }
+    if run.dir.join(RunRecord::FILE).is_file() {
+        let recorded = RunRecord::read(&run.dir)?;
+        if recorded != *run {
+            anyhow::bail!(
+                "{} belongs to a run with other settings than run {}; move it away or resume it by itself",
+                run.dir.display(),
+                run.id
+            );
+        }
+    }
+    saev_io::remove_stale_temps(&run.dir)?;
+    let state = run.dir.join("state.safetensors");
+    if !state.is_file() {
+        return Ok(Found::Fresh);
+    }
+    let sae = Sae::load(&run.dir.join("sae.safetensors"))?;
+    Ok(Found::Resume(Box::new(Trainer::load_state(sae, &state)?)))
+}
+
+/// Train one group (runs sharing a stream), each run from where it stopped.
+fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutcome>> {
+    let first = &group[0];
+    let ds = Arc::new(Dataset::open(first.data.clone())?);
+    check_fits(group, &ds)?;
+    let norm = ds.normalization();
+    let data_norm = DataNorm {
+        act_mean: norm.act_mean.clone(),
+        scalar: norm.scalar,
+    };
+    // b_dec starts at the mean of the first n_reinit_samples examples of a
+    // permutation seeded by the group's first SAE seed (computed once).
+    let mut reinit: Option<Vec<f32>> = None;
+    let mut outcomes = Vec::new();
+    let mut live: Vec<Live> = Vec::new();
+    for run in group {
+        std::fs::create_dir_all(&run.dir)?;
+        let mut trainer = match inspect(run)? {
+            Found::Ended(status) => {
+                outcomes.push(RunOutcome {
+                    run: run.clone(),
+                    status,
+                });
+                continue;
+            }
+            Found::Resume(t) => *t,
+            Found::Fresh => {
+                let mut sae = Sae::new(run.sae.clone());
+                if run.sae.n_reinit_samples > 0 {
+                    if reinit.is_none() {
+                        let n = first.sae.n_reinit_samples.max(1);
+                        reinit = Some(reinit_rows(&ds, n, first.sae.seed)?);
+                    }
+                    sae.init_b_dec(reinit.as_deref().unwrap_or_default());
+                }
+                RunRecord::write(run)?;
+                Trainer::new(sae, run.train.clone())
+            }
+        };
+        trainer.sae.data_norm = Some(data_norm.clone());
+        norm.save(&run.dir.join("normalization.safetensors"))?;
+        let metrics = truncate(&run.dir.join("metrics.jsonl"), trainer.step)?;
+        live.push(Live {
+            run: run.clone(),
+            step: trainer.step,
+            engine: Some(Engine::new(trainer, opts.cuda)),
+            metrics,
+        });
+    }
+    // Runs stopped at different steps (some resumed, some new) continue
+    // separately, each from its own step of the same stream.
+    live.sort_by_key(|l| l.step);
+    while !live.is_empty() {
+        let start = live[0].step;
+        let n_same = live.iter().take_while(|l| l.step == start).count();
+        let rest = live.split_off(n_same);
+        outcomes.extend(train_from(live, start, &ds, opts)?);
+        live = rest;
+    }
+    Ok(outcomes)
+}
+
+fn checkpoint(live: &[Live]) -> anyhow::Result<()> {
+    for l in live {
+        if let Some(e) = &l.engine {
+            let t = e.host();
+            t.sae.save(&l.run.dir.join("sae.safetensors"))?;
+            t.save_state(&l.run.dir.join("state.safetensors"))?;
+        }
+        plot_metrics(&l.run.dir)?;
+    }
+    Ok(())
+}
+
+/// Train runs that all stopped at step `start`, to the end (or `stop_after`).
+fn train_from(
+    mut live: Vec<Live>,
+    start: u64,
+    ds: &Arc<Dataset>,
+    opts: &TrainOptions,
+) -> anyhow::Result<Vec<RunOutcome>> {
+    let first = live[0].run.clone();
+    let n_steps = first.n_steps();
+    let batch = first.batch_size as u64;
+    if start > 0 {
+        tracing::info!(
+            "resuming {} run(s) at step {start} of {n_steps}",
+            live.len()
+        );
+    }
+    let shuffle = loader::ShuffleConfig {
+        batch_size: first.batch_size,
+        seed: first.stream_seed.unwrap_or(first.seed) as u64,
+        drop_last: true,
+        ..Default::default()
+    };
+    let progress = saev_io::Progress::new("train", n_steps * batch, "examples");
+    progress.start_at(start * batch);
+    let stream = loader::shuffled(Arc::clone(ds), shuffle)
+        .take(n_steps as usize)
+        .skip(start as usize);
+    let mut step = start;
+    for b in stream {
+        let b = b?;
+        for l in &mut live {
+            train_step(l, step, &b.acts_BD, &first, &progress)?;
+        }
+        step += 1;
+        progress.inc(batch);
+        if step.is_multiple_of(first.ckpt_every) && step < n_steps {
+            checkpoint(&live)?;
+        }
+        if opts.stop_after == Some(step) {
+            // As if killed here: the last periodic checkpoint stays.
+            progress.finish();
+            tracing::info!("stopped at step {step} (stop_after)");
+            return Ok(stopped(live, step));
+        }
+    }
+    progress.finish();
+    checkpoint(&live)?;
+    live.into_iter().map(|l| evaluate(l, ds)).collect()
+}
+
+fn train_step(
+    l: &mut Live,
+    step: u64,
+    x_BD: &[f32],
+    first: &RunConfig,
+    progress: &saev_io::Progress,
+) -> anyhow::Result<()> {
+    let Some(e) = &mut l.engine else {
+        return Ok(());
+    };
+    let (lr, sparsity_coeff) = e.schedule();
+    match e.step(x_BD) {
+        Ok(loss) if (step + 1).is_multiple_of(l.run.log_every) => {
+            let line = MetricsLine {
+                step,
+                loss: loss.loss,
+                mse: loss.mse,
+                l1: loss.l1,
+                l0: loss.l0,
+                aux: loss.aux,
+                lr,
+                sparsity_coeff,
+                n_patches_seen: (step + 1) * first.batch_size as u64,
+            };
+            writeln!(l.metrics, "{}", serde_json::to_string(&line)?)?;
+            if l.run.id == first.id {
+                progress.set_message(format!(
+                    "loss {:.4} mse {:.4} l0 {:.1}",
+                    loss.loss, loss.mse, loss.l0
+                ));
+            }
+        }
+        Ok(_) => {}
+        Err(err) => {
+            // The last checkpoint holds the last good weights: keep it.
+            tracing::error!("run {}: {err}", l.run.id);
+            progress.println(format!("run {} stopped: {err}", l.run.id));
+            saev_io::write_atomic(
+                &l.run.dir.join("diverged.txt"),
+                format!("{err}\n").as_bytes(),
+            )?;
+            l.engine = None;
+        }
+    }
+    Ok(())
+}
+
+fn stopped(live: Vec<Live>, step: u64) -> Vec<RunOutcome> {
+    live.into_iter()
+        .map(|l| RunOutcome {
+            status: match l.engine {
+                Some(_) => RunStatus::Stopped { step },
+                None => RunStatus::Diverged(diverged_why(&l.run)),
+            },
+            run: l.run,
+        })
+        .collect()
+}
+
+fn diverged_why(run: &RunConfig) -> String {
+    let text = std::fs::read_to_string(run.dir.join("diverged.txt")).unwrap_or_default();
+    text.trim().to_string()
+}
+
+/// Evaluate a trained run over the whole store and write `eval.json`.
+fn evaluate(l: Live, ds: &Arc<Dataset>) -> anyhow::Result<RunOutcome> {
+    let Some(e) = &l.engine else {
+        let why = diverged_why(&l.run);
+        return Ok(RunOutcome {
+            run: l.run,
+            status: RunStatus::Diverged(why),
+        });
+    };
+    let t = e.host();
+    let mut ev = Evaluator::new(&t.sae);
+    for b in loader::ordered(Arc::clone(ds), l.run.batch_size, 2) {
+        ev.update(&t.sae, &b?.acts_BD);
+    }
+    let m = ev.finish();
+    tracing::info!(
+        "run {}: l0 {:.2}, l1 {:.3}, mse {:.5}, explained variance {:.4}, dead {}, almost dead {}, dense {}",
+        l.run.id, m.l0, m.l1, m.mse, m.explained_variance, m.n_dead, m.n_almost_dead, m.n_dense
+    );
+    let rec = EvalRecord {
+        format_version: FORMAT_VERSION,
+        run_id: l.run.id.clone(),
+        metrics: m,
+    };
+    rec.write(&l.run.dir)?;
+    Ok(RunOutcome {
+        run: l.run.clone(),
+        status: RunStatus::Finished(rec.metrics),
+    })
+}
