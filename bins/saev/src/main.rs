@@ -70,17 +70,6 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Run a `saev` command line in this process (the program name first), as
-/// `saev reproduce` does for its stages.
-pub(crate) fn run_argv(argv: &[String]) -> anyhow::Result<()> {
-    let cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{}: {e}", argv.join(" ")))?;
-    let code = dispatch(cli)?;
-    if code != std::process::ExitCode::SUCCESS {
-        anyhow::bail!("`{}` failed", argv.join(" "));
-    }
-    Ok(())
-}
-
 fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Activations(args) => args.run(),

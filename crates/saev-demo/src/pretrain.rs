@@ -34,7 +34,7 @@ impl<B: Backend> Classifier<B> {
 }
 
 /// Sizes and optimizer settings.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PretrainConfig {
     pub side: usize,
     pub patch: usize,
@@ -83,7 +83,7 @@ impl PretrainConfig {
 }
 
 /// Loss and accuracy of one epoch.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochStats {
     pub epoch: usize,
     pub loss: f64,

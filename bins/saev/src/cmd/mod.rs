@@ -5,7 +5,6 @@ pub mod bench;
 pub mod datasets;
 pub mod device;
 pub mod probe;
-pub mod report;
 pub mod reproduce;
 pub mod sae;
 pub mod serve;
