@@ -508,7 +508,7 @@ fn train_topk_with_auxk_resumes_to_the_weights_of_an_uninterrupted_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("resuming 1 run(s) at step 10 of 30"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming 1 run(s) at step 10 of 30"));
     let a = std::fs::read(run_dirs(&whole)[0].join("sae.safetensors")).unwrap();
     let b = std::fs::read(dir.join("sae.safetensors")).unwrap();
     assert!(a == b, "resumed weights differ from the uninterrupted run");
@@ -1223,20 +1223,17 @@ fn the_quick_demo_runs_every_stage_and_class_latents_steer_far_better_than_rando
     let steer: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("stages/steer.json")).unwrap())
             .unwrap();
-    assert!(steer["outputs"]["command"].as_str().unwrap().contains(sae));
+    assert!(steer["commands"][0].as_str().unwrap().contains(sae));
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("saev serve steer"));
     for img in ["logs/probe/hparam-sweeps.png", "logs/steer/steer_eval.png"] {
         assert!(report.contains(img) && out.join(img).is_file(), "{img}");
     }
     assert!(out.join("report.md").is_file());
-    // A second run skips every stage.
-    let again = saev(&["reproduce", "--quick", "--out", out.to_str().unwrap()]);
-    assert!(again.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&again.stdout)
-            .matches("skipped")
-            .count(),
-        9
-    );
+    let printed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap();
+    assert_eq!(std::path::Path::new(printed), out.join("report.html"));
+    // Skipping stages and redoing changed ones: examples/tests/examples.rs.
 }

@@ -109,6 +109,7 @@ impl Ctx<'_> {
         outputs: &[&str],
     ) -> Stage<'static> {
         Stage {
+            after: consumes(name),
             name,
             expected_seconds: self
                 .expected
@@ -162,6 +163,21 @@ impl Ctx<'_> {
         let (ckpt, dir) = self.model();
         let files = saev_vit::resolve_model(&ckpt, dir.as_deref())?;
         tree_listing(&files.weights)
+    }
+}
+
+/// The earlier stages each stage reads the outputs of.
+fn consumes(stage: &str) -> &'static [&'static str] {
+    match stage {
+        "pretrain" => &["world"],
+        "record-pretrain" => &["world", "pretrain"],
+        "train-saes" => &["record-pretrain"],
+        "visuals" => &["train-saes", "record-pretrain"],
+        "flowers" => &["world"],
+        "record-flowers" => &["flowers", "pretrain"],
+        "probe" => &["record-flowers", "train-saes"],
+        "steer" => &["probe", "visuals", "train-saes", "record-flowers"],
+        _ => &[],
     }
 }
 

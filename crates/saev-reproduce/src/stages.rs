@@ -11,8 +11,9 @@
 //!   cleared and it runs from scratch.
 //!
 //! A fingerprint hashes the stage's settings, the identities of the files
-//! it reads, and the fingerprints of the stages before it, so redoing one
-//! stage redoes every later one.
+//! it reads, and the fingerprints of the stages it consumes
+//! ([`Stage::after`]), so redoing one stage redoes every stage that depends
+//! on it, directly or not, and no other.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -64,6 +65,8 @@ pub struct Stage<'a> {
     pub inputs: serde_json::Value,
     /// Folders its outputs go to, cleared when its inputs changed.
     pub outputs: Vec<PathBuf>,
+    /// Earlier stages whose outputs it consumes.
+    pub after: &'static [&'static str],
 }
 
 /// The stages of one run.
@@ -72,8 +75,8 @@ pub struct Stages {
     n: usize,
     k: usize,
     start: Instant,
-    /// The fingerprint of the stages so far (chained into the next).
-    chain: String,
+    /// Fingerprints of the stages so far, by name.
+    fingerprints: std::collections::BTreeMap<String, String>,
     pub timings: Vec<StageTiming>,
     /// Stages that ran in this session (not skipped).
     pub ran: Vec<String>,
@@ -103,7 +106,7 @@ impl Stages {
             n,
             k: 0,
             start: Instant::now(),
-            chain: String::new(),
+            fingerprints: Default::default(),
             timings: Vec::new(),
             ran: Vec::new(),
         })
@@ -119,7 +122,10 @@ impl Stages {
         h.update(b"\0");
         h.update(stage.inputs.to_string().as_bytes());
         h.update(b"\0");
-        h.update(self.chain.as_bytes());
+        for dep in stage.after {
+            let f = self.fingerprints.get(*dep).map_or("", String::as_str);
+            h.update(format!("{dep}={f}\0").as_bytes());
+        }
         format!("{:x}", h.finalize())
     }
 
@@ -133,7 +139,8 @@ impl Stages {
         self.k += 1;
         let head = format!("[{}/{}] {}", self.k, self.n, stage.name);
         let fingerprint = self.fingerprint(&stage);
-        self.chain = fingerprint.clone();
+        self.fingerprints
+            .insert(stage.name.to_string(), fingerprint.clone());
         let done_path = self.dir.join(format!("{}.json", stage.name));
         let started_path = self.dir.join(format!("{}.started.json", stage.name));
         let done: Option<StageRecord<T>> = read_json(&done_path)?;
@@ -211,5 +218,82 @@ fn clear(path: &Path) -> anyhow::Result<()> {
             Err(anyhow::anyhow!("{}: {e}", path.display()))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stage(name: &'static str, inputs: serde_json::Value, out: &Path) -> Stage<'static> {
+        Stage {
+            name,
+            expected_seconds: 1.0,
+            inputs,
+            outputs: vec![out.to_path_buf()],
+            after: if name == "b" { &["a"] } else { &[] },
+        }
+    }
+
+    /// Runs stages a and b (a's outputs in `dir/a`), returning which ran.
+    fn two(dir: &Path, a_inputs: serde_json::Value, fail_a: bool) -> anyhow::Result<Vec<String>> {
+        let mut st = Stages::new(dir.join("stages"), 3)?;
+        let a_out = dir.join("a");
+        st.run(stage("a", a_inputs, &a_out), || {
+            std::fs::create_dir_all(&a_out)?;
+            std::fs::write(a_out.join("part"), b"x")?;
+            if fail_a {
+                anyhow::bail!("interrupted");
+            }
+            Ok((7u32, vec!["saev a".to_string()]))
+        })?;
+        st.run(stage("b", json!({"same": true}), &dir.join("b")), || {
+            Ok((8u32, Vec::new()))
+        })?;
+        // c consumes nothing of a: never redone for a's sake.
+        st.run(stage("c", json!({}), &dir.join("c")), || {
+            Ok((9u32, Vec::new()))
+        })?;
+        Ok(st.ran)
+    }
+
+    #[test]
+    fn a_changed_input_redoes_its_stage_and_every_later_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        assert_eq!(two(dir, json!({"x": 1}), false).unwrap(), ["a", "b", "c"]);
+        assert!(two(dir, json!({"x": 1}), false).unwrap().is_empty());
+        // New settings for a: a and b again, a's old outputs cleared first.
+        std::fs::write(dir.join("a/stale"), b"old").unwrap();
+        assert_eq!(two(dir, json!({"x": 2}), false).unwrap(), ["a", "b"]);
+        assert!(!dir.join("a/stale").exists());
+    }
+
+    #[test]
+    fn an_interrupted_stage_continues_on_its_partial_outputs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        assert!(two(dir, json!({"x": 1}), true).is_err());
+        std::fs::write(dir.join("a/kept"), b"partial").unwrap();
+        assert_eq!(two(dir, json!({"x": 1}), false).unwrap(), ["a", "b", "c"]);
+        assert!(
+            dir.join("a/kept").exists(),
+            "a resumed stage keeps its work"
+        );
+    }
+
+    #[test]
+    fn a_record_missing_a_field_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        two(dir, json!({"x": 1}), false).unwrap();
+        let path = dir.join("stages/a.json");
+        let mut rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        rec.as_object_mut().unwrap().remove("outputs");
+        std::fs::write(&path, rec.to_string()).unwrap();
+        let e = format!("{:#}", two(dir, json!({"x": 1}), false).unwrap_err());
+        assert!(e.contains("a.json") && e.contains("outputs"), "{e}");
     }
 }

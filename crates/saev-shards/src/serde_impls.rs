@@ -71,8 +71,10 @@ mod tests {
 
     #[test]
     fn data_load_round_trips_through_json_in_saevs_spellings() {
-        let mut d = DataLoad::default();
-        d.scale_norm = crate::Scale::File("n.safetensors".into());
+        let d = DataLoad {
+            scale_norm: crate::Scale::File("n.safetensors".into()),
+            ..DataLoad::default()
+        };
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["patches"], "patches");
         assert_eq!(v["layer"], "-2");

@@ -159,3 +159,63 @@ fn top_k_and_statistics_match_brute_force_in_all_three_modes() {
     .to_string();
     assert!(e.contains("--data.patches patches"), "{e}");
 }
+
+#[test]
+fn a_pass_is_reused_only_for_the_same_checkpoint_store_and_settings() {
+    use saev_visuals::VisualsConfig;
+    let tmp = tempfile::tempdir().unwrap();
+    let store_a = store(&tmp.path().join("a"));
+    let md = Metadata {
+        seed: 9,
+        ..saev_shards::Store::open(&store_a)
+            .unwrap()
+            .metadata()
+            .clone()
+    };
+    let store_b =
+        saev_shards::synth::write_random_store(&tmp.path().join("b"), md, 7, None, |_| {}).unwrap();
+    let ckpt_1 = tmp.path().join("sae1.safetensors");
+    let ckpt_2 = tmp.path().join("sae2.safetensors");
+    sae().save(&ckpt_1).unwrap();
+    let mut other = sae();
+    other.b_enc_S.iter_mut().for_each(|b| *b += 0.05);
+    other.save(&ckpt_2).unwrap();
+    let cfg = |ckpt: &std::path::Path, store: &std::path::Path, top_k: usize| VisualsConfig {
+        ckpt: ckpt.into(),
+        data: DataLoad {
+            shard_root: store.into(),
+            patches: Patches::Patches,
+            layer: Layer::Index(-2),
+            scale_mean: Scale::Off,
+            scale_norm: Scale::Off,
+            ..DataLoad::default()
+        },
+        pass: PassConfig {
+            sort_by: SortBy::Img,
+            top_k,
+            batch_size: 64,
+            percentile: 99.0,
+            n_distributions: 2,
+        },
+        dump_to: tmp.path().join("features"),
+        log_freq_range: (-6.0, -2.0),
+        log_value_range: (-1.0, 1.0),
+        include_latents: Vec::new(),
+        n_latents: 0,
+        seed: 0,
+    };
+    let run = |c: VisualsConfig| saev_visuals::run::run(&c, None).unwrap();
+    assert!(!run(cfg(&ckpt_1, &store_a, 4)).reused);
+    assert!(run(cfg(&ckpt_1, &store_a, 4)).reused);
+    // Same width, other weights: a new pass, not the old pictures.
+    let out = run(cfg(&ckpt_2, &store_a, 4));
+    assert!(!out.reused);
+    let v = Visuals::load(&out.root).unwrap().unwrap();
+    assert_eq!(v.summary.ckpt, ckpt_2);
+    // Another store, or other settings.
+    assert!(!run(cfg(&ckpt_2, &store_b, 4)).reused);
+    assert!(!run(cfg(&ckpt_2, &store_b, 5)).reused);
+    assert!(run(cfg(&ckpt_2, &store_b, 5)).reused);
+    let table = saev_visuals::LatentTable::read(&out.root).unwrap();
+    assert_eq!(table.latents.len(), D * 2);
+}
