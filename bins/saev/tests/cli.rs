@@ -11,6 +11,17 @@ fn saev(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// As [`saev`], with info logs and a progress line at every update (stderr
+/// is a pipe here, so progress comes as log lines, not a bar).
+fn saev_logged(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_saev"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("SAEV_PROGRESS_SECS", "0")
+        .output()
+        .unwrap()
+}
+
 fn stdout_json(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
@@ -362,7 +373,7 @@ fn train_runs_a_sweep_on_shared_batches() {
     )
     .unwrap();
     let ckpt = tmp.path().join("ckpt");
-    let out = saev(&[
+    let out = saev_logged(&[
         "train",
         "--sweep",
         sweep.to_str().unwrap(),
@@ -387,6 +398,16 @@ fn train_runs_a_sweep_on_shared_batches() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Not a terminal: progress as log lines with counts, rate and time left.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("train: ") && l.contains(" examples ("))
+        .unwrap_or("");
+    assert!(
+        line.contains("/2000 examples (") && line.contains("elapsed"),
+        "{err}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("4 SAEs in 1 group(s)"));
     let runs: Vec<PathBuf> = std::fs::read_dir(&ckpt)
@@ -502,7 +523,7 @@ fn train_topk_with_auxk_resumes_to_the_weights_of_an_uninterrupted_run() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("stopped at step 12"));
     let dir = run_dirs(&cut).pop().unwrap();
     assert!(!dir.join("eval.json").exists());
-    let out = saev(&["train", "--resume", dir.to_str().unwrap()]);
+    let out = saev_logged(&["train", "--resume", dir.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",

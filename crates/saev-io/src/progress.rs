@@ -21,6 +21,8 @@ pub struct Progress {
     bar: ProgressBar,
     what: String,
     unit: String,
+    /// Counts are bytes (shown as KiB, MiB on a terminal, MB in log lines).
+    bytes: bool,
     lines: Option<Lines>,
 }
 
@@ -35,6 +37,19 @@ impl Progress {
     pub fn new(what: &str, total: u64, unit: &str) -> Progress {
         let terminal = std::io::stderr().is_terminal();
         Self::with_mode(what, total, unit, !terminal)
+    }
+
+    /// A report of `total` bytes.
+    pub fn bytes(what: &str, total: u64) -> Progress {
+        let mut p = Self::new(what, total, "bytes");
+        p.bytes = true;
+        let template = format!(
+            "{what} [{{bar:30}}] {{bytes}}/{{total_bytes}} ({{bytes_per_sec}}, eta {{eta}}) {{msg}}"
+        );
+        if let Ok(style) = ProgressStyle::with_template(&template) {
+            p.bar.set_style(style.progress_chars("=> "));
+        }
+        p
     }
 
     /// As [`Progress::new`], choosing log lines (`true`) or a bar.
@@ -59,6 +74,7 @@ impl Progress {
             bar,
             what: what.to_string(),
             unit: unit.to_string(),
+            bytes: false,
             lines,
         }
     }
@@ -114,7 +130,13 @@ impl Progress {
         let total = self.bar.length().unwrap_or(0);
         let secs = self.bar.elapsed().as_secs_f64();
         let rate = self.bar.per_sec();
-        let mut s = format!("{}: {done}/{total} {} ({rate:.0}/s", self.what, self.unit);
+        let mut s = if self.bytes {
+            let mb = |b: f64| format!("{:.1} MB", b / 1e6);
+            let (d, t, r) = (mb(done as f64), mb(total as f64), mb(rate));
+            format!("{}: {d}/{t} ({r}/s", self.what)
+        } else {
+            format!("{}: {done}/{total} {} ({rate:.0}/s", self.what, self.unit)
+        };
         s += &format!(", {} elapsed", human(secs));
         if total > done && rate > 0.0 {
             s += &format!(", {} left", human((total - done) as f64 / rate));

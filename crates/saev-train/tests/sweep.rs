@@ -34,6 +34,7 @@ fn base(store: &Path) -> RunConfig {
             ..DataLoad::default()
         },
         n_patches: 1200,
+        batch_size: 50,
         log_every: 2,
         ckpt_every: 5,
         ..RunConfig::default()

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use saev_activations::{record, DataSource, RecordConfig};
 
 use crate::cmd::device::Device;
@@ -107,21 +106,13 @@ impl ActivationsArgs {
             n_patches_per_shard: self.n_patches_per_shard,
             seed: self.seed,
         };
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:40}] {pos}/{len} images ({per_sec}, eta {eta})",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        bar.set_message("recording");
+        let bar = saev_io::Progress::new("recording", 0, "images");
         let on_progress = |p: saev_activations::Progress| {
             bar.set_length(p.total);
             bar.set_position(p.done);
         };
         let summary = crate::with_backend!(device, B, |dev| record::<B>(&cfg, &dev, on_progress))?;
-        bar.finish_and_clear();
+        bar.finish();
         let per_s = summary.recorded as f64 / summary.seconds;
         println!("store:    {}", summary.root.display());
         println!(

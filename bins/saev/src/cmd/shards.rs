@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use saev_shards::{bench, loader, synth, Dataset, Metadata, Store};
 use serde_json::json;
 
@@ -85,26 +84,13 @@ impl Shards {
     }
 }
 
-fn bytes_bar(total: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
 fn verify(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let bar = bytes_bar(0, "verify");
+    let bar = saev_io::Progress::bytes("verify", 0);
     let report = saev_shards::verify_with(dir, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?;
-    bar.finish_and_clear();
+    bar.finish();
     println!("{}", serde_json::to_string_pretty(&report)?);
     for warning in &report.warnings {
         tracing::warn!("{warning}");
@@ -189,7 +175,7 @@ fn synth_store(args: SynthArgs) -> anyhow::Result<ExitCode> {
         data: "SyntheticDataset(kind='uniform')".into(),
     };
     let layout = md.layout().map_err(anyhow::Error::msg)?;
-    let bar = bytes_bar(md.n_imgs * layout.image_floats() as u64 * 4, "synth");
+    let bar = saev_io::Progress::bytes("synth", md.n_imgs * layout.image_floats() as u64 * 4);
     let per_img = layout.image_floats() as u64 * 4;
     // Test hook: die like a killed process once this many images are recorded.
     let abort_after: Option<u64> = std::env::var("SAEV_TEST_ABORT_AFTER_IMAGES")
@@ -210,7 +196,7 @@ fn synth_store(args: SynthArgs) -> anyhow::Result<ExitCode> {
         args.images_per_batch,
         on_images,
     )?;
-    bar.finish_and_clear();
+    bar.finish();
     println!("{}", root.display());
     Ok(ExitCode::SUCCESS)
 }
