@@ -194,3 +194,17 @@ impl ImageList {
         }))
     }
 }
+
+impl ImageList {
+    /// The images a store was recorded from, in order: `source`'s, or else
+    /// those whose paths `labels.json` beside the store records.
+    pub fn for_store(
+        source: Option<DataSource>,
+        store: &std::path::Path,
+    ) -> Result<Option<ImageList>, Error> {
+        match source {
+            Some(s) => Ok(Some(s.list()?)),
+            None => Ok(ImageList::from_labels(store)?),
+        }
+    }
+}

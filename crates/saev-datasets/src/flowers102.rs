@@ -24,7 +24,7 @@ mod download;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 pub use download::{download, download_from};
@@ -278,15 +278,13 @@ fn image_id(member: &Path) -> Option<usize> {
         .then_some(id)
 }
 
-/// Writes `dir/name` via `dir/.name.part` and a rename.
+/// Writes `dir/name` atomically (the workspace's [`saev_io::write_atomic_with`];
+/// many small files, so without fsync).
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = dir.join(format!(".{name}.part"));
     let dest = dir.join(name);
-    File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))
+    saev_io::write_atomic_with(&dest, bytes, saev_io::Durability::Fast)
+        .map_err(|e| Error::io(&dest, e))
 }
 
 /// The summary a finished run recorded, if `dir` holds our marker and all

@@ -122,17 +122,8 @@ pub fn write_set(dir: &Path, set: Set, n: usize, side: usize, seed: u64) -> std:
             std::fs::create_dir_all(&d)?;
             let mut rng = saev_rng::Pcg64::from_seed(seed ^ ((k as u64) << 32) ^ i as u64);
             let img = draw(*s, *c, side, &mut rng);
-            let tmp = d.join(format!("{i:05}.png.tmp"));
-            image::save_buffer_with_format(
-                &tmp,
-                &img.data,
-                side as u32,
-                side as u32,
-                image::ExtendedColorType::Rgb8,
-                image::ImageFormat::Png,
-            )
-            .map_err(std::io::Error::other)?;
-            std::fs::rename(&tmp, &path)
+            let side = side as u32;
+            saev_plot::png::save_rgb(&path, side, side, &img.data).map_err(std::io::Error::other)
         })?;
     Ok(jobs.len())
 }

@@ -10,6 +10,7 @@
 
 mod atomic;
 mod progress;
+pub mod sys;
 
 pub use atomic::{remove_stale_temps, write_atomic, write_atomic_with, Durability};
 pub use progress::{human, Progress};

@@ -14,6 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+pub mod png;
+
 use plotters::prelude::*;
 
 static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
@@ -184,7 +186,7 @@ impl Figure {
         self
     }
 
-    /// Draw and write the PNG (through a temp file, renamed at the end).
+    /// Draw and write the PNG (atomically, see [`png::save_rgb`]).
     pub fn save(&self, path: &Path) -> Result<(), PlotError> {
         register_font();
         let err = |why: String| PlotError {
@@ -197,11 +199,9 @@ impl Figure {
             self.panel_size.0 * self.cols as u32,
             self.panel_size.1 * rows as u32 + top,
         );
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp.png");
-        let tmp = PathBuf::from(tmp);
+        let mut rgb = vec![0u8; 3 * w as usize * h as usize];
         {
-            let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
+            let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
             let body = if let Some(t) = &self.title {
                 let (head, body) = root.split_vertically(top);
@@ -217,7 +217,7 @@ impl Figure {
             }
             root.present().map_err(|e| err(e.to_string()))?;
         }
-        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+        png::save_rgb(path, w, h, &rgb)
     }
 }
 
@@ -409,7 +409,7 @@ mod tests {
         let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
         let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
         assert_eq!((w, h), (960, 340 * 2 + 40));
-        assert!(!dir.join("fig.png.tmp.png").exists());
+        assert!(!dir.join("fig.png.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

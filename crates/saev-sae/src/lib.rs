@@ -22,6 +22,7 @@
 //! ```
 
 mod activation;
+pub mod bench;
 pub mod burn_step;
 mod checkpoint;
 pub mod eval;

@@ -85,3 +85,62 @@ pub fn sequential_read(files: &[(PathBuf, u64)], budget: Duration) -> Result<Rat
     }
     Ok(Rate::new(start.elapsed().as_secs_f64(), bytes / 4, bytes))
 }
+
+/// What [`streams`] measures.
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamBench {
+    pub shard_root: PathBuf,
+    pub patches: String,
+    pub layer: String,
+    pub d_vit: usize,
+    pub examples: u64,
+    pub batch_size: usize,
+    pub buffer_examples: usize,
+    pub chunk_examples: usize,
+    /// Opening the dataset, including estimating its normalization.
+    pub normalization_seconds: f64,
+    pub shuffled: Rate,
+    pub ordered: Rate,
+    /// A plain read of the shard files, the ceiling for both streams.
+    pub sequential_read: Rate,
+}
+
+/// Open `cfg` and measure the shuffled stream, the ordered stream and a
+/// plain sequential read, `budget` each (`saev shards bench`).
+pub fn streams(
+    cfg: crate::DataLoad,
+    shuffle: crate::loader::ShuffleConfig,
+    budget: Duration,
+) -> Result<StreamBench> {
+    use std::sync::Arc;
+    let started = std::time::Instant::now();
+    let ds = Arc::new(crate::Dataset::open(cfg)?);
+    let normalization_seconds = started.elapsed().as_secs_f64();
+    let (shuffled, _) = drain(
+        || crate::loader::shuffled(Arc::clone(&ds), shuffle.clone()),
+        budget,
+    )?;
+    let batch = shuffle.batch_size;
+    let (ordered, _) = drain(|| crate::loader::ordered(Arc::clone(&ds), batch, 2), budget)?;
+    let store = ds.store();
+    let layout = store.layout();
+    let bytes = |s| layout.imgs_in_shard(s) * layout.image_floats() as u64 * 4;
+    let files: Vec<(PathBuf, u64)> = (0..store.n_mapped())
+        .map(|s| (store.shard_path(s), bytes(s)))
+        .collect();
+    let sequential_read = sequential_read(&files, budget)?;
+    Ok(StreamBench {
+        shard_root: store.root().to_path_buf(),
+        patches: ds.view().patches.to_string(),
+        layer: ds.view().layer.to_string(),
+        d_vit: ds.d_vit(),
+        examples: ds.len(),
+        batch_size: batch,
+        buffer_examples: shuffle.buffer_examples,
+        chunk_examples: shuffle.chunk_examples,
+        normalization_seconds,
+        shuffled,
+        ordered,
+        sequential_read,
+    })
+}

@@ -58,20 +58,10 @@ pub fn add_heatmap(img: &mut Image8, patches: &[f32], upper: f32) {
     }
 }
 
-/// An RGB image as PNG bytes.
+/// An RGB image as PNG bytes (the workspace's one encoder, [`saev_plot::png`]).
 pub fn png_bytes(img: &Image8) -> Result<Vec<u8>, String> {
-    use image::ImageEncoder;
     let rgb = img.to_rgb();
-    let mut bytes = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(
-            &rgb.data,
-            rgb.width as u32,
-            rgb.height as u32,
-            image::ExtendedColorType::Rgb8,
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(bytes)
+    saev_plot::png::encode_rgb(rgb.width as u32, rgb.height as u32, &rgb.data)
 }
 
 /// Encode an RGB image as PNG, atomically.

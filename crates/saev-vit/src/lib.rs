@@ -18,6 +18,7 @@
 //! embeddings after `pre_layrnorm`, before any block), so block `i`'s output is
 //! `hidden_states[i + 1]`; saev's `-2` is `hidden_states[-2]` either way.
 
+pub mod bench;
 mod config;
 mod cpu;
 pub mod load;

@@ -54,6 +54,38 @@ pub struct SteerData {
     pub visuals_root: PathBuf,
 }
 
+impl SteerData {
+    /// The dashboard's data: steer `test`'s examples with `l`'s SAE and
+    /// probe; each class's latents come from `train` (default: `test`).
+    pub fn new(
+        l: saev_control::steer_eval::Loaded,
+        test: saev_control::split::Split,
+        train: Option<&saev_control::split::Split>,
+        n_random: usize,
+    ) -> SteerData {
+        let (class_latents, random_pool) = l.proposals(train.unwrap_or(&test), n_random);
+        let classes = if l.probe.classes.len() == l.probe.c {
+            l.probe.classes.clone()
+        } else {
+            test.classes.clone()
+        };
+        SteerData {
+            max_S: l.visuals.max_values_S.clone(),
+            freq_S: l.visuals.sparsity_S.clone(),
+            visuals_root: l.visuals_root.clone(),
+            sae: l.sae,
+            probe: l.probe,
+            classes,
+            x_ND: test.x_ND,
+            y_N: test.y_N,
+            images: test.images,
+            class_latents,
+            random_pool,
+            n_random,
+        }
+    }
+}
+
 type St = Arc<SteerData>;
 
 /// The dashboard's routes.

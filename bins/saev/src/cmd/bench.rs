@@ -1,11 +1,11 @@
 //! `saev bench vit`: images/s of the ViT forward pass with random weights.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use burn::prelude::*;
 use clap::{Args, Subcommand};
-use saev_vit::{VisionTransformer, VitConfig};
+use saev_sae::bench::SaeBenchConfig;
+use saev_sae::Activation;
+use saev_vit::VitConfig;
 use serde_json::json;
 
 use crate::cmd::device::Device;
@@ -57,13 +57,42 @@ pub struct VitBench {
     device: Device,
 }
 
+impl SaeBench {
+    fn config(&self) -> SaeBenchConfig {
+        let activation = match self.activation.as_str() {
+            "topk" => Activation::TopK { top_k: 32 },
+            "batch-topk" => Activation::BatchTopK {
+                top_k: 32,
+                momentum: 0.1,
+            },
+            _ => Activation::Relu,
+        };
+        SaeBenchConfig {
+            d_vit: self.d_vit,
+            exp_factor: self.exp_factor,
+            batch_size: self.batch_size,
+            seconds: self.seconds,
+            n_saes: self.n_saes,
+            activation,
+            aux: self.aux,
+        }
+    }
+}
+
 impl Bench {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Bench::Sae(args) => {
-                let out = sae_rate(&args);
+                let r = saev_sae::bench::run(&args.config());
+                let out = json!({
+                    "d_vit": args.d_vit, "exp_factor": args.exp_factor,
+                    "batch_size": args.batch_size, "n_saes": args.n_saes.max(1),
+                    "activation": args.activation, "aux": args.aux, "steps": r.steps,
+                    "examples_per_s": r.examples_per_s, "sae_steps_per_s": r.sae_steps_per_s,
+                    "encode_examples_per_s": r.encode_examples_per_s,
+                    "peak_rss_bytes": r.peak_rss_bytes, "threads": r.threads,
+                });
                 println!("{out}");
-                Ok(ExitCode::SUCCESS)
             }
             Bench::Vit(args) => {
                 let config = VitConfig::preset(&args.config).ok_or_else(|| {
@@ -73,147 +102,19 @@ impl Bench {
                     )
                 })?;
                 let device = args.device.available();
-                let (images_per_s, batches) =
-                    crate::with_backend!(device, B, |dev| forward_rate::<B>(&config, &args, &dev));
+                let (b, s, until) = (args.batch_size, args.seconds, args.until_block);
+                let (images_per_s, batches) = crate::with_backend!(device, B, |dev| {
+                    saev_vit::bench::forward_rate::<B>(&config, b, s, until, &dev)
+                });
                 let out = json!({
-                    "config": args.config,
-                    "batch_size": args.batch_size,
-                    "until_block": args.until_block,
+                    "config": args.config, "batch_size": b, "until_block": until,
                     "device": format!("{device:?}").to_lowercase(),
-                    "threads": rayon_threads(),
-                    "batches": batches,
+                    "threads": saev_io::sys::threads(), "batches": batches,
                     "images_per_s": images_per_s,
                 });
                 println!("{out}");
-                Ok(ExitCode::SUCCESS)
             }
         }
+        Ok(ExitCode::SUCCESS)
     }
-}
-
-fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-fn forward_rate<B: Backend>(
-    config: &VitConfig,
-    args: &VitBench,
-    device: &B::Device,
-) -> (f64, usize) {
-    let vit = VisionTransformer::<B>::random(config, device);
-    let side = config.image_size;
-    let x = Tensor::<B, 4>::random(
-        [args.batch_size, 3, side, side],
-        burn::tensor::Distribution::Normal(0.0, 1.0),
-        device,
-    );
-    let last = args
-        .until_block
-        .unwrap_or(config.layers)
-        .clamp(1, config.layers);
-    let run = |x: Tensor<B, 4>| {
-        let out = vit.forward_residuals(x, &[last - 1]);
-        // Reading the values back waits for the device to finish.
-        let _ = out[0].clone().slice(s![0..1, 0..1, 0..1]).into_data();
-    };
-    run(x.clone());
-    let budget = Duration::from_secs_f64(args.seconds);
-    let start = Instant::now();
-    let mut batches = 0;
-    while start.elapsed() < budget {
-        run(x.clone());
-        batches += 1;
-    }
-    (
-        (batches * args.batch_size) as f64 / start.elapsed().as_secs_f64(),
-        batches,
-    )
-}
-
-/// Peak resident memory of this process in bytes (Linux `VmHWM`).
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-fn sae_rate(args: &SaeBench) -> serde_json::Value {
-    use saev_sae::{Activation, AuxK, Sae, SaeConfig, TrainConfig, Trainer};
-    let activation = match args.activation.as_str() {
-        "topk" => Activation::TopK { top_k: 32 },
-        "batch-topk" => Activation::BatchTopK {
-            top_k: 32,
-            momentum: 0.1,
-        },
-        _ => Activation::Relu,
-    };
-    let mut trainers: Vec<Trainer> = (0..args.n_saes.max(1))
-        .map(|i| {
-            let cfg = SaeConfig {
-                d_vit: args.d_vit,
-                exp_factor: args.exp_factor,
-                seed: i as u64,
-                activation,
-                ..SaeConfig::default()
-            };
-            Trainer::new(
-                Sae::new(cfg),
-                TrainConfig {
-                    lr: 1e-4,
-                    n_lr_warmup: 10,
-                    n_sparsity_warmup: 10,
-                    aux: args.aux.then_some(AuxK {
-                        dead_after: 0,
-                        ..AuxK::default()
-                    }),
-                    ..TrainConfig::default()
-                },
-            )
-        })
-        .collect();
-    let mut rng = saev_rng::Pcg64::from_seed(0);
-    let batch: Vec<f32> = (0..args.batch_size * args.d_vit)
-        .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0)
-        .collect();
-    let mut step_all = || {
-        for t in &mut trainers {
-            t.step(&batch).expect("finite loss on random data");
-        }
-    };
-    step_all();
-    let budget = Duration::from_secs_f64(args.seconds);
-    let start = Instant::now();
-    let mut steps = 0;
-    while start.elapsed() < budget {
-        step_all();
-        steps += 1;
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    // Inference: the encoder alone (what `saev visuals` and steering run).
-    let sae = &trainers[0].sae;
-    let start_fwd = Instant::now();
-    let mut fwd = 0;
-    while start_fwd.elapsed() < budget / 2 || fwd == 0 {
-        std::hint::black_box(sae.encode(&batch));
-        fwd += 1;
-    }
-    let fwd_rate = (fwd * args.batch_size) as f64 / start_fwd.elapsed().as_secs_f64();
-    json!({
-        "d_vit": args.d_vit,
-        "exp_factor": args.exp_factor,
-        "batch_size": args.batch_size,
-        "encode_examples_per_s": fwd_rate,
-        "n_saes": args.n_saes.max(1),
-        "activation": args.activation,
-        "aux": args.aux,
-        "steps": steps,
-        "examples_per_s": (steps * args.batch_size) as f64 / seconds,
-        "sae_steps_per_s": (steps * args.n_saes.max(1)) as f64 / seconds,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "threads": rayon_threads(),
-    })
 }

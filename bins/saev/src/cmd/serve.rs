@@ -92,29 +92,8 @@ impl SteerArgs {
             Some(root) => Some(l.split(&source(root, &self.train_imgs), layer)?),
             None => None,
         };
-        let (class_latents, random_pool) =
-            l.proposals(train.as_ref().unwrap_or(&test), self.inputs.n_latents);
-        let classes = if l.probe.classes.len() == l.probe.c {
-            l.probe.classes.clone()
-        } else {
-            test.classes.clone()
-        };
-        let visuals_root = l.visuals_root.clone();
         let n = test.y_N.len();
-        let data = saev_web::steer::SteerData {
-            sae: l.sae,
-            probe: l.probe,
-            classes,
-            x_ND: test.x_ND,
-            y_N: test.y_N,
-            images: test.images,
-            class_latents,
-            random_pool,
-            n_random: self.inputs.n_latents,
-            max_S: l.visuals.max_values_S.clone(),
-            freq_S: l.visuals.sparsity_S.clone(),
-            visuals_root,
-        };
+        let data = saev_web::steer::SteerData::new(l, test, train.as_ref(), self.inputs.n_latents);
         saev_web::serve(
             saev_web::steer::router(data),
             &self.addr.host,

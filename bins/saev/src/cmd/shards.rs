@@ -2,12 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use saev_shards::{bench, loader, synth, Dataset, Metadata, Store};
-use serde_json::json;
+use saev_shards::{bench, loader, synth, Metadata};
 
 use crate::data_args::DataArgs;
 
@@ -107,56 +105,15 @@ fn verify(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let cfg = args.data.to_config(args.dir.as_ref())?;
-    let started = Instant::now();
-    let ds = Arc::new(Dataset::open(cfg)?);
-    let normalization_s = started.elapsed().as_secs_f64();
-    let budget = Duration::from_secs_f64(args.seconds);
-    tracing::info!(
-        examples = ds.len(),
-        d_vit = ds.d_vit(),
-        "benchmarking for {}s per stream",
-        args.seconds
-    );
-
     let shuffle = loader::ShuffleConfig {
         batch_size: args.batch_size,
         buffer_examples: args.buffer_examples,
         chunk_examples: args.chunk_examples,
         ..Default::default()
     };
-    let (shuffled, _) = bench::drain(
-        || loader::shuffled(Arc::clone(&ds), shuffle.clone()),
-        budget,
-    )?;
-    let (ordered, _) = bench::drain(
-        || loader::ordered(Arc::clone(&ds), args.batch_size, 2),
-        budget,
-    )?;
-    let store: &Store = ds.store();
-    let layout = store.layout();
-    let files: Vec<(PathBuf, u64)> = (0..store.n_mapped())
-        .map(|s| {
-            (
-                store.shard_path(s),
-                layout.imgs_in_shard(s) * layout.image_floats() as u64 * 4,
-            )
-        })
-        .collect();
-    let sequential = bench::sequential_read(&files, budget)?;
-    let out = json!({
-        "shard_root": store.root(),
-        "patches": ds.view().patches.to_string(),
-        "layer": ds.view().layer.to_string(),
-        "d_vit": ds.d_vit(),
-        "examples": ds.len(),
-        "batch_size": args.batch_size,
-        "buffer_examples": args.buffer_examples,
-        "chunk_examples": args.chunk_examples,
-        "normalization_seconds": normalization_s,
-        "shuffled": shuffled,
-        "ordered": ordered,
-        "sequential_read": sequential,
-    });
+    tracing::info!("benchmarking for {}s per stream", args.seconds);
+    let budget = Duration::from_secs_f64(args.seconds);
+    let out = bench::streams(cfg, shuffle, budget)?;
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -114,7 +114,7 @@ impl VisualsArgs {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let cfg = self.config()?;
         let store = saev_shards::resolve_root(&cfg.data.shard_root)?;
-        let images = image_list(self.images.as_ref(), &store)?;
+        let images = saev_activations::ImageList::for_store(source(self.images.as_ref()), &store)?;
         let images = images.as_ref().map(|l| l as &dyn saev_imaging::ImageSource);
         let out = saev_visuals::run::run(&cfg, images)?;
         if out.reused {
@@ -140,23 +140,13 @@ impl VisualsArgs {
     }
 }
 
-/// The images the store was recorded from, in order: the flags' source, or
-/// the paths recorded next to the shards when they are files.
-pub fn image_list(
-    images: Option<&ImagesArgs>,
-    store: &std::path::Path,
-) -> anyhow::Result<Option<saev_activations::ImageList>> {
-    let source = match images {
-        Some(ImagesArgs::ImageFolder { root }) => DataSource::ImageFolder { root: root.clone() },
-        Some(ImagesArgs::Imagenet {
-            root: Some(root),
-            split,
-            ..
-        }) => DataSource::Imagenet {
-            root: root.clone(),
+/// The images' source the flags name (`None`: the paths in `labels.json`).
+fn source(images: Option<&ImagesArgs>) -> Option<DataSource> {
+    match images? {
+        ImagesArgs::ImageFolder { root } => Some(DataSource::ImageFolder { root: root.clone() }),
+        ImagesArgs::Imagenet { root, split, .. } => Some(DataSource::Imagenet {
+            root: root.clone()?,
             split: split.clone(),
-        },
-        _ => return Ok(saev_activations::ImageList::from_labels(store)?),
-    };
-    Ok(Some(source.list()?))
+        }),
+    }
 }
