@@ -15,8 +15,9 @@
 //! with class folders named by the 1-based label ("1" ... "102"), streaming
 //! each image straight from the tarball to its place (no `jpg/` copy).
 //! Every image must be in exactly one split. Each image is written to a
-//! hidden `.part` name and renamed, so a crash leaves no half images; a rerun
-//! keeps the images already there and a `.complete` marker written at the end
+//! `.tmp` name and renamed, so a crash leaves no half images; a rerun keeps
+//! the images already there, removes stray `.tmp` files, and a `.complete`
+//! marker written at the end
 //! makes later runs a no-op. [`download`] fetches the three files with the
 //! system `curl`.
 
@@ -244,6 +245,7 @@ fn extract(dir: &Path, labels: &[usize], split_of: &[usize]) -> Result<()> {
             tracing::info!("{} of {n} images in place", written + kept);
         }
     }
+    remove_temps(dir)?;
     let missing: Vec<usize> = (1..=n).filter(|&id| !seen[id - 1]).collect();
     if let Some(&first) = missing.first() {
         return Err(invalid(
@@ -276,6 +278,19 @@ fn image_id(member: &Path) -> Option<usize> {
     let id: usize = digits.parse().ok()?;
     (digits.bytes().all(|b| b.is_ascii_digit()) && name == format!("image_{id:05}.jpg"))
         .then_some(id)
+}
+
+/// Removes the `.tmp` files an interrupted run left in the class folders.
+fn remove_temps(dir: &Path) -> Result<()> {
+    for (split, _) in SPLITS {
+        let Ok(classes) = fs::read_dir(dir.join(split)) else {
+            continue;
+        };
+        for class in classes.flatten() {
+            saev_io::remove_stale_temps(&class.path()).map_err(|e| Error::io(&class.path(), e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `dir/name` atomically (the workspace's [`saev_io::write_atomic_with`];

@@ -141,7 +141,7 @@ fn resumes_after_a_crash() {
     // As if killed mid-run: no marker, one image missing, one half-written.
     fs::remove_file(dir.path().join(".complete")).unwrap();
     fs::remove_file(dir.path().join("val/2/image_00007.jpg")).unwrap();
-    fs::write(dir.path().join("test/3/.image_00012.jpg.part"), b"half").unwrap();
+    fs::write(dir.path().join("test/3/image_00012.jpg.tmp"), b"half").unwrap();
     fs::remove_file(dir.path().join("test/3/image_00012.jpg")).unwrap();
     fs::write(dir.path().join("train/1/image_00001.jpg"), b"wrong size").unwrap();
     assert_eq!(flowers102::prepare(dir.path()).unwrap(), SUMMARY);
