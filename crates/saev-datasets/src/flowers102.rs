@@ -287,7 +287,8 @@ fn remove_temps(dir: &Path) -> Result<()> {
             continue;
         };
         for class in classes.flatten() {
-            saev_io::remove_stale_temps(&class.path()).map_err(|e| Error::io(&class.path(), e))?;
+            let path = class.path();
+            saev_io::remove_stale_temps(&path).map_err(|e| Error::io(&path, e))?;
         }
     }
     Ok(())
