@@ -7,6 +7,7 @@ mod alloc;
 mod cmd;
 mod data_args;
 mod pyargs;
+mod seed_files;
 
 #[derive(Parser)]
 #[command(
@@ -27,8 +28,9 @@ enum Command {
     Train(Box<cmd::train::TrainArgs>),
     /// Top images, statistics and pictures of each SAE latent.
     Visuals(Box<cmd::visuals::VisualsArgs>),
-    /// Linear probes on [CLS] activations: train a sweep, evaluate.
-    #[command(subcommand)]
+    /// Linear probes on [CLS] activations: train a sweep, evaluate (also
+    /// spelled `contrib.classification`, the original's module).
+    #[command(subcommand, alias = "contrib.classification")]
     Probe(cmd::probe::ProbeCmd),
     /// Steering a probe with SAE latents: the flip-rate evaluation.
     #[command(subcommand)]

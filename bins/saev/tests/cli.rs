@@ -1258,3 +1258,150 @@ fn the_quick_demo_runs_every_stage_and_class_latents_steer_far_better_than_rando
     assert_eq!(std::path::Path::new(printed), out.join("report.html"));
     // Skipping stages and redoing changed ones: examples/tests/examples.rs.
 }
+
+/// The seed's commands (`../shared/seed/`, saev's README) with
+/// `uv run python -m saev` (or `uv run python -m`) swapped for `saev`, its
+/// paths swapped for test data, and sizes reduced only through flags the
+/// seed does not set. The model name `ViT-B-16/openai` resolves in
+/// `$SAEV_MODELS` to a random two-block ViT-B/16 this test writes.
+#[test]
+fn the_seeds_commands_run_as_written() {
+    use burn::backend::flex::FlexDevice;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let models = t.join("models");
+    let mut cfg = saev_vit::VitConfig::preset("ViT-B-16").unwrap();
+    cfg.layers = 2;
+    let vit = saev_vit::VisionTransformer::<burn::backend::Flex>::random(&cfg, &FlexDevice);
+    saev_vit::save::save_open_clip(&vit, &models.join("ViT-B-16/openai")).unwrap();
+    let flowers = t.join("flowers102");
+    for (split, n) in [("train", 6), ("val", 3)] {
+        image_folder(
+            &flowers.join(split),
+            &[("1", [200, 40, 40]), ("2", [40, 40, 200])],
+            n,
+        );
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_saev"))
+            .args(args)
+            .current_dir(t)
+            .env("SAEV_MODELS", &models)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "saev {}:\n{err}", args.join(" "));
+        assert!(!err.contains("panicked"), "{err}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Record Oxford Flowers-102 activations, for each split.
+    let mut stores = Vec::new();
+    for split in ["train", "val"] {
+        let root = format!("{}/{split}", flowers.display());
+        let dump = t.join(format!("cache/saev-{split}"));
+        run(&[
+            "activations",
+            "--model-family",
+            "clip",
+            "--model-ckpt",
+            "ViT-B-16/openai",
+            "--d-vit",
+            "768",
+            "--n-patches-per-img",
+            "196",
+            "--layers",
+            "-2",
+            "--dump-to",
+            dump.to_str().unwrap(),
+            "--n-patches-per-shard",
+            "2_4000_000",
+            "--vit-batch-size",
+            "4",
+            "--device",
+            "cpu",
+            "data:image-folder-dataset",
+            "--data.root",
+            &root,
+        ]);
+        stores.push(saev_shards::resolve_root(&dump).unwrap());
+    }
+    let store = stores[0].to_str().unwrap();
+    // Train an SAE: the preprint's sweep by the original's path, part 0 of its 24 SAEs.
+    run(&[
+        "train",
+        "--sweep",
+        "configs/preprint/classification.toml",
+        "--data.shard-root",
+        store,
+        "--data.patches",
+        "cls",
+        "--data.layer",
+        "-2",
+        "--sae.d-vit",
+        "768",
+        "--part",
+        "0/24",
+        "--n-patches",
+        "24",
+        "--sae-batch-size",
+        "12",
+        "--sae.n-reinit-samples",
+        "12",
+        "--device",
+        "cpu",
+    ]);
+    let ckpt = run_dirs(&t.join("checkpoints"))
+        .pop()
+        .unwrap()
+        .join("sae.safetensors");
+    assert!(ckpt.is_file());
+    // Visualize the SAE features (the seed's spelling --sort-byt, no images root).
+    let out = run(&[
+        "visuals",
+        "--ckpt",
+        ckpt.to_str().unwrap(),
+        "--dump-to",
+        "features/bd97z80b",
+        "--sort-byt",
+        "cls",
+        "--data.shard-root",
+        store,
+        "--data.layer",
+        "-2",
+        "--data.patches",
+        "cls",
+        "--log-freq-range",
+        "-2.5",
+        "-1.5",
+        "--log-value-range",
+        "0.0",
+        "1.0",
+        "images:imagenet-dataset",
+    ]);
+    assert!(out.contains("wrote"), "{out}");
+    assert!(t
+        .join("features/bd97z80b/sort_by_cls/latents.json")
+        .is_file());
+    // Train a linear probe (the original's module name and sweep path).
+    let out = run(&[
+        "contrib.classification",
+        "train",
+        "--n-workers",
+        "32",
+        "--train-acts.shard-root",
+        store,
+        "--val-acts.shard-root",
+        stores[1].to_str().unwrap(),
+        "--train-imgs.root",
+        &format!("{}/train", flowers.display()),
+        "--val-imgs.root",
+        &format!("{}/val", flowers.display()),
+        "--sweep",
+        "contrib/classification/sweep.toml",
+    ]);
+    assert!(out.contains("best: lr"), "{out}");
+    assert!(t
+        .join("logs/contrib/classification/hparam-sweeps.png")
+        .is_file());
+}

@@ -114,16 +114,17 @@ impl ImageList {
         self.targets.is_empty()
     }
 
-    /// Decode image `i` (as `PIL.Image.open` sees it).
+    /// Decode image `i` as saev's datasets load it:
+    /// `Image.open(p).convert("RGB")` (see [`Image8::open_rgb`]).
     pub fn image(&self, i: usize) -> Result<Image8, Error> {
         match &self.images {
-            Images::Files(paths) => Ok(Image8::open(&paths[i])?),
+            Images::Files(paths) => Ok(Image8::open_rgb(&paths[i])?),
             Images::Parquet(parquet) => {
                 let rows = parquet.read(i, i + 1)?;
                 let row = rows
                     .first()
                     .ok_or_else(|| Error::Config(format!("no image {i} in the parquet files")))?;
-                Ok(Image8::decode(&row.bytes)
+                Ok(Image8::decode_rgb(&row.bytes)
                     .map_err(|why| saev_imaging::Error::Decode(PathBuf::from(&row.origin), why))?)
             }
         }
@@ -134,7 +135,8 @@ impl ImageList {
         &self.classes[self.targets[i] as usize]
     }
 
-    /// Decode images `start..end` in parallel (on the current rayon pool),
+    /// Decode images `start..end` (converted to RGB, as [`ImageList::image`])
+    /// in parallel (on the current rayon pool),
     /// handing each with its `per_img`-long slice of `out` to `each`.
     pub fn decode_batch(
         &self,
@@ -147,13 +149,13 @@ impl ImageList {
         let slots = out.par_chunks_mut(per_img);
         match &self.images {
             Images::Files(paths) => slots.zip(&paths[start..end]).try_for_each(|(o, path)| {
-                each(&Image8::open(path)?, o);
+                each(&Image8::open_rgb(path)?, o);
                 Ok(())
             }),
             Images::Parquet(parquet) => {
                 let rows = parquet.read(start, end)?;
                 slots.zip(&rows).try_for_each(|(o, row)| {
-                    let img = Image8::decode(&row.bytes).map_err(|why| {
+                    let img = Image8::decode_rgb(&row.bytes).map_err(|why| {
                         saev_imaging::Error::Decode(PathBuf::from(&row.origin), why)
                     })?;
                     each(&img, o);

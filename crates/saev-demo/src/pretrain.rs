@@ -107,7 +107,7 @@ pub fn pretrain(
     let per = 3 * cfg.side * cfg.side;
     let mut pixels = vec![0.0f32; n * per];
     for (s, out) in data.samples.iter().zip(pixels.chunks_mut(per)) {
-        let img = Image8::open(&s.path).map_err(|e| e.to_string())?;
+        let img = Image8::open_rgb(&s.path).map_err(|e| e.to_string())?;
         tf.apply_into(&img, out);
     }
     let targets: Vec<i64> = data.samples.iter().map(|s| s.target as i64).collect();

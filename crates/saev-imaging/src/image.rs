@@ -49,6 +49,19 @@ impl Image8 {
         Self::decode(&bytes).map_err(|why| Error::Decode(path.to_path_buf(), why))
     }
 
+    /// `Image.open(path).convert("RGB")`: how saev's datasets load images
+    /// (torchvision's `ImageFolder` loader and saev's ImageNet dataset both
+    /// convert before any transform). Bit-identical to Pillow 11 for every
+    /// mode in `fixtures/image-modes/` (docs/models.md).
+    pub fn open_rgb(path: &Path) -> Result<Self, Error> {
+        Ok(Self::open(path)?.to_rgb())
+    }
+
+    /// [`Image8::open_rgb`] for encoded bytes.
+    pub fn decode_rgb(bytes: &[u8]) -> Result<Self, String> {
+        Ok(Self::decode(bytes)?.to_rgb())
+    }
+
     /// Decode encoded bytes (PNG, JPEG, BMP, PNM, TIFF, WebP, GIF).
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
         if bytes.starts_with(b"\xff\xd8") {
@@ -63,7 +76,9 @@ impl Image8 {
             D::ImageLumaA8(i) => (Mode::LA, 2, i.into_raw()),
             D::ImageRgb8(i) => (Mode::RGB, 3, i.into_raw()),
             D::ImageRgba8(i) => (Mode::RGBA, 4, i.into_raw()),
-            D::ImageLuma16(i) => (Mode::L, 1, high_bytes(i.as_raw())),
+            // Pillow opens 16-bit gray as I;16, whose conversion to L or RGB
+            // clips at 255 (it does not scale).
+            D::ImageLuma16(i) => (Mode::L, 1, clipped_bytes(i.as_raw())),
             D::ImageLumaA16(i) => (Mode::LA, 2, high_bytes(i.as_raw())),
             D::ImageRgb16(i) => (Mode::RGB, 3, high_bytes(i.as_raw())),
             D::ImageRgba16(i) => (Mode::RGBA, 4, high_bytes(i.as_raw())),
@@ -90,7 +105,9 @@ impl Image8 {
         out
     }
 
-    /// `Image.convert("RGB")`: gray replicated, alpha dropped (not composited).
+    /// `Image.convert("RGB")`: gray replicated, alpha dropped (not
+    /// composited), palette colours looked up with transparency ignored (a
+    /// palette image is stored expanded already).
     pub fn to_rgb(&self) -> Self {
         let mut out = Self::new(self.width, self.height, 3, Mode::RGB);
         for (o, px) in out
@@ -147,7 +164,10 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Image8, String> {
                 (Mode::L, 1, rows)
             }
             mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK => {
-                // Pillow converts CMYK to RGB as (255 - k) - c * (255 - k) / 255.
+                // Pillow reads every 4-channel JPEG as Adobe-inverted CMYK
+                // (rawmode CMYK;I) and converts it to RGB as
+                // nk - MULDIV255(c, nk) with nk = 255 - k; on the raw samples
+                // (c, k) that is k - MULDIV255(255 - c, k).
                 let mut img = d
                     .to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
                     .map_err(|e| e.to_string())?;
@@ -155,9 +175,9 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Image8, String> {
                 let rgb = cmyk
                     .iter()
                     .flat_map(|p| {
-                        let nk = 255 - u32::from(p[3]);
+                        let nk = u32::from(p[3]);
                         [p[0], p[1], p[2]].map(|c| {
-                            let tmp = u32::from(c) * nk + 128;
+                            let tmp = (255 - u32::from(c)) * nk + 128;
                             (nk - (((tmp >> 8) + tmp) >> 8)) as u8
                         })
                     })
@@ -179,6 +199,10 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Image8, String> {
         })
     })
     .unwrap_or_else(|_| Err("corrupt JPEG data".to_string()))
+}
+
+fn clipped_bytes(values: &[u16]) -> Vec<u8> {
+    values.iter().map(|&v| v.min(255) as u8).collect()
 }
 
 fn high_bytes(values: &[u16]) -> Vec<u8> {

@@ -132,3 +132,46 @@ fn image_folder_order_matches_torchvision() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Every image mode Pillow opens, as saev's loaders see it:
+/// `Image.open(p).convert("RGB")`, then open_clip's resize and center crop
+/// (at 24 px; the same code as 224). Made by Pillow 11.0.0 with
+/// `tools/golden/make_image_modes.py`.
+#[test]
+fn every_mode_converts_and_crops_exactly_as_pillow() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/image-modes");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let images = meta["images"].as_array().unwrap();
+    assert!(images.len() >= 20, "{} fixtures", images.len());
+    let t = ClipTransform {
+        size: meta["transform"]["size"].as_u64().unwrap_or(24) as usize,
+        ..ClipTransform::default()
+    };
+    let mut failed = Vec::new();
+    for im in images {
+        let file = im["file"].as_str().unwrap();
+        let rgb = Image8::open_rgb(&dir.join(file)).unwrap();
+        let want_rgb = std::fs::read(dir.join(im["rgb"]["file"].as_str().unwrap())).unwrap();
+        let (w, h) = (
+            im["width"].as_u64().unwrap() as usize,
+            im["height"].as_u64().unwrap() as usize,
+        );
+        let crop = t.crop_rgb(&rgb);
+        let want_crop = std::fs::read(dir.join(im["crop"]["file"].as_str().unwrap())).unwrap();
+        let differ = |a: &[u8], b: &[u8]| a.iter().zip(b).filter(|(x, y)| x != y).count();
+        if (rgb.width, rgb.height) != (w, h) || rgb.data != want_rgb {
+            failed.push(format!(
+                "{file} ({}): convert differs at {} values",
+                im["mode"],
+                differ(&rgb.data, &want_rgb)
+            ));
+        } else if crop.data != want_crop {
+            failed.push(format!(
+                "{file}: crop differs at {} values",
+                differ(&crop.data, &want_crop)
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}

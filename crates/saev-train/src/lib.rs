@@ -37,7 +37,7 @@ mod run;
 pub mod sweep;
 mod train;
 
-pub use group::{group_runs, Group};
+pub use group::{group_runs, part, Group};
 pub use metrics::{plot_metrics, MetricsLine};
 pub use records::{EvalRecord, RunRecord, FORMAT_VERSION};
 pub use run::{assign_ids, IdScheme, RunConfig};

@@ -21,6 +21,10 @@ pub struct RunConfig {
     /// Seed of the shuffled stream the run reads: the first run's `seed` of
     /// the group it was trained in. `None` until it is grouped.
     pub stream_seed: Option<i64>,
+    /// Seed of the permutation whose first examples initialize `b_dec`: the
+    /// group's first SAE seed, fixed with `stream_seed`.
+    #[serde(default)]
+    pub reinit_seed: Option<u64>,
     pub sae: SaeConfig,
     pub train: TrainConfig,
     pub data: DataLoad,
@@ -43,6 +47,7 @@ impl Default for RunConfig {
             tag: String::new(),
             seed: 42,
             stream_seed: None,
+            reinit_seed: None,
             sae: SaeConfig::default(),
             train: TrainConfig::default(),
             data: DataLoad::default(),

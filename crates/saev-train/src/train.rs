@@ -189,7 +189,8 @@ fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutc
         scalar: norm.scalar,
     };
     // b_dec starts at the mean of the first n_reinit_samples examples of a
-    // permutation seeded by the group's first SAE seed (computed once).
+    // permutation seeded by the group's first SAE seed (computed once; a
+    // part of a group keeps the whole group's seed, `reinit_seed`).
     let mut reinit: Option<Vec<f32>> = None;
     let mut outcomes = Vec::new();
     let mut live: Vec<Live> = Vec::new();
@@ -209,7 +210,8 @@ fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutc
                 if run.sae.n_reinit_samples > 0 {
                     if reinit.is_none() {
                         let n = first.sae.n_reinit_samples.max(1);
-                        reinit = Some(reinit_rows(&ds, n, first.sae.seed)?);
+                        let seed = first.reinit_seed.unwrap_or(first.sae.seed);
+                        reinit = Some(reinit_rows(&ds, n, seed)?);
                     }
                     sae.init_b_dec(reinit.as_deref().unwrap_or_default());
                 }

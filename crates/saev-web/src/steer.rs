@@ -251,7 +251,7 @@ async fn image(State(d): State<St>, UrlPath(i): UrlPath<usize>) -> Response {
         return error(StatusCode::NOT_FOUND, format!("no image for example {i}"));
     };
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let img = saev_imaging::Image8::open(&path).map_err(|e| e.to_string())?;
+        let img = saev_imaging::Image8::open_rgb(&path).map_err(|e| e.to_string())?;
         let (w, h) = saev_imaging::shortest_side_size(img.width, img.height, 224);
         let small = saev_imaging::resize(&img.to_rgb(), w, h, saev_imaging::Filter::Bicubic);
         let c = small.crop(

@@ -99,8 +99,7 @@ impl TrainArgs {
         };
         let settings = match &self.sweep {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let text = crate::seed_files::read_sweep(path)?;
                 probe_sweep::settings_from_sweep(&text, path, default)?
             }
             None => vec![default],

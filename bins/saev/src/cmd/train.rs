@@ -96,6 +96,10 @@ pub struct TrainArgs {
     /// Continue these run directories (`<ckpt-path>/<run-id>`) from their last checkpoint.
     #[arg(long, num_args = 1.., value_name = "RUN_DIR")]
     resume: Vec<PathBuf>,
+    /// Train only part I (0-based) of N of the sweep's SAEs (whole groups
+    /// where it can); each trains exactly as in the whole sweep.
+    #[arg(long, value_name = "I/N", value_parser = parse_part)]
+    part: Option<(usize, usize)>,
     /// Stop after this many steps as if interrupted (for testing resume).
     #[arg(long = "stop-after", hide = true)]
     stop_after: Option<u64>,
@@ -107,6 +111,17 @@ pub struct TrainArgs {
     /// Accepted for saev compatibility (loading uses one background thread).
     #[arg(long = "n-workers", default_value_t = 32)]
     n_workers: usize,
+}
+
+/// `I/N` with `0 <= I < N`.
+fn parse_part(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("{s:?}: give the part as I/N, 0 <= I < N (e.g. 0/4)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 impl TrainArgs {
@@ -161,7 +176,7 @@ impl TrainArgs {
         }
         let defaults = self.defaults()?;
         let runs = match &self.sweep {
-            Some(path) => sweep::expand_file(path, &defaults)?,
+            Some(path) => sweep::expand(&crate::seed_files::read_sweep(path)?, path, &defaults)?,
             None => vec![sweep::single(&defaults)],
         };
         Ok(saev_train::assign_ids(

@@ -36,7 +36,8 @@ pub struct VisualsArgs {
     #[arg(long, default_value = "cuda", hide = true)]
     device: String,
     /// Rank images by the [CLS] value (cls), the sum over patches (img) or the best patch (patch).
-    #[arg(long = "sort-by", default_value = "patch")]
+    /// (`--sort-byt`, as the seed's README spells it, is accepted too.)
+    #[arg(long = "sort-by", alias = "sort-byt", default_value = "patch")]
     sort_by: SortBy,
     /// Where to write `sort_by_<mode>/`.
     #[arg(long = "dump-to", default_value = "./data")]
