@@ -48,6 +48,10 @@ enum Command {
     Datasets(cmd::datasets::Datasets),
     /// The whole ImageNet -> Flowers-102 experiment (or its generated demo) in one go.
     Reproduce(Box<cmd::reproduce::ReproduceArgs>),
+    /// The seed's `marimo edit contrib/classification/interactive.py`: the
+    /// steering dashboard on a reproduction's results.
+    #[command(subcommand)]
+    Marimo(cmd::marimo::MarimoCmd),
     /// Speed measurements.
     #[command(subcommand)]
     Bench(cmd::bench::Bench),
@@ -83,6 +87,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Probe(cmd) => cmd.run(),
         Command::Steer(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
+        Command::Marimo(cmd) => cmd.run(),
         Command::Datasets(cmd) => cmd.run(),
         Command::Reproduce(args) => args.run(),
     }

@@ -28,7 +28,7 @@ pub mod stages;
 use std::path::PathBuf;
 
 pub use choose::{choose_run, Choice, CHOICE_RULE};
-pub use pipeline::run;
+pub use pipeline::{dashboard_config, run};
 pub use plan::DiskEstimate;
 
 /// The real run's data and model.

@@ -69,6 +69,14 @@ pub struct TrainOut {
     pub rule: String,
 }
 
+/// The steering stage's outputs: the summary, and the evaluation's config
+/// (what the dashboard opens, see [`crate::dashboard_config`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SteerOut {
+    pub summary: SteerSummary,
+    pub config: SteerEvalConfig,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlowersOut {
     pub root: PathBuf,
@@ -684,7 +692,7 @@ fn steer(
         "probe": file_hash(&cfg.inputs.probe)?,
         "visuals": file_hash(&summary_json)?,
     });
-    st.run(ctx.stage("steer", inputs, &["logs/steer"]), || {
+    let out = st.run(ctx.stage("steer", inputs, &["logs/steer"]), || {
         let out = steer_eval::run(cfg)?;
         let mut latents: Vec<usize> = out
             .summary
@@ -706,6 +714,27 @@ fn steer(
             saev_visuals::run::run(&draw, Some(&list))?;
             cmds.push(commands::visuals(&draw, images));
         }
-        Ok((out.summary, cmds))
-    })
+        let out = SteerOut {
+            summary: out.summary,
+            config: cfg.clone(),
+        };
+        Ok((out, cmds))
+    })?;
+    Ok(out.summary)
+}
+
+/// The steering evaluation's config recorded by the reproduction in `out`
+/// (its `stages/steer.json`): the inputs of the steering dashboard.
+pub fn dashboard_config(out: &Path) -> anyhow::Result<SteerEvalConfig> {
+    let path = out.join("stages/steer.json");
+    let bytes = std::fs::read(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e} (run the reproduction into {} first)",
+            path.display(),
+            out.display()
+        )
+    })?;
+    let rec: crate::stages::StageRecord<SteerOut> =
+        serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(rec.outputs.config)
 }

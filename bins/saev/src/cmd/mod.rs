@@ -4,6 +4,7 @@ pub mod activations;
 pub mod bench;
 pub mod datasets;
 pub mod device;
+pub mod marimo;
 pub mod probe;
 pub mod reproduce;
 pub mod sae;
