@@ -43,6 +43,22 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// Write a CSV file atomically: a header, then one record per row.
+pub(crate) fn write_csv<const N: usize>(
+    path: &std::path::Path,
+    header: [&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for row in rows {
+        w.write_record(row)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    saev_io::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
 pub(crate) fn write_json<T: serde::Serialize>(path: &std::path::Path, v: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(v)?;
     saev_io::write_atomic(path, text.as_bytes())?;

@@ -307,19 +307,16 @@ pub fn choose_best(results: &[SettingResult]) -> usize {
 /// `results.csv`: `learning_rate,weight_decay,train_acc,val_acc`, numbers
 /// as the original writes them.
 pub fn write_results_csv(results: &[SettingResult], path: &Path) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["learning_rate", "weight_decay", "train_acc", "val_acc"])?;
-    for r in results {
-        w.write_record([
+    let header = ["learning_rate", "weight_decay", "train_acc", "val_acc"];
+    let rows = results.iter().map(|r| {
+        [
             py_float(r.setting.learning_rate),
             py_float(r.setting.weight_decay),
             r.train_acc.to_string(),
             r.val_acc.to_string(),
-        ])?;
-    }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    saev_io::write_atomic(path, &bytes)?;
-    Ok(())
+        ]
+    });
+    crate::write_csv(path, header, rows)
 }
 
 /// The original's chart: rows train/val accuracy, columns learning rate /

@@ -275,8 +275,7 @@ pub fn run(cfg: &SteerEvalConfig) -> anyhow::Result<SteerEvalOutcome> {
 
 /// `steer_eval.csv`: one line per edit.
 fn write_rows_csv(rows: &[EvalRow], path: &Path) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let header = [
         "example",
         "true_class",
         "target",
@@ -288,9 +287,9 @@ fn write_rows_csv(rows: &[EvalRow], path: &Path) -> anyhow::Result<()> {
         "p_target_after",
         "p_true_before",
         "p_true_after",
-    ])?;
-    for r in rows {
-        w.write_record([
+    ];
+    let rows = rows.iter().map(|r| {
+        [
             r.example.to_string(),
             r.true_class.to_string(),
             r.target.to_string(),
@@ -302,11 +301,9 @@ fn write_rows_csv(rows: &[EvalRow], path: &Path) -> anyhow::Result<()> {
             r.p_target_after.to_string(),
             r.p_true_before.to_string(),
             r.p_true_after.to_string(),
-        ])?;
-    }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    saev_io::write_atomic(path, &bytes)?;
-    Ok(())
+        ]
+    });
+    crate::write_csv(path, header, rows)
 }
 
 fn plot(summary: &SteerSummary, scales: &[f32], path: &Path) -> anyhow::Result<()> {

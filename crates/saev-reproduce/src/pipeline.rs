@@ -259,7 +259,7 @@ pub fn run<B: Backend>(
     let record = record_pretrain::<B>(&ctx, &mut st, &pre_images, device)?;
     let train = train_saes(&ctx, &mut st, &record)?;
     let sae = train.chosen.join("sae.safetensors");
-    let vis = visuals_config(&ctx, &sae, &record.store, Vec::new());
+    let vis = visuals_config(&ctx, &sae, &record.store);
     let visuals_root = visuals(&ctx, &mut st, &vis, &pre_images)?;
     let fl_root = flowers(&ctx, &mut st, &flowers_root)?;
     let stores = record_flowers::<B>(&ctx, &mut st, &fl_root, device)?;
@@ -497,13 +497,12 @@ fn train_saes(ctx: &Ctx, st: &mut Stages, rec: &RecordOut) -> anyhow::Result<Tra
     )
 }
 
-fn visuals_config(ctx: &Ctx, sae: &Path, store: &Path, include: Vec<usize>) -> VisualsConfig {
+fn visuals_config(ctx: &Ctx, sae: &Path, store: &Path) -> VisualsConfig {
     let (freq, value, n) = if ctx.demo {
         ((-3.0, 0.0), (-2.0, 2.0), 48)
     } else {
         ((-2.5, -1.5), (0.0, 1.0), 400)
     };
-    let drawing_only = !include.is_empty();
     VisualsConfig {
         ckpt: sae.to_path_buf(),
         data: DataLoad {
@@ -522,8 +521,8 @@ fn visuals_config(ctx: &Ctx, sae: &Path, store: &Path, include: Vec<usize>) -> V
         dump_to: ctx.out.join("features"),
         log_freq_range: freq,
         log_value_range: value,
-        include_latents: include,
-        n_latents: if drawing_only { 0 } else { n },
+        include_latents: Vec::new(),
+        n_latents: n,
         seed: 42,
     }
 }
