@@ -18,10 +18,10 @@ pub struct DataArgs {
     #[arg(long = "data.layer", default_value = "-2", allow_hyphen_values = true)]
     pub layer: Layer,
     /// Clamp activations to [-clamp, clamp].
-    #[arg(long = "data.clamp", default_value_t = 1e5)]
+    #[arg(long = "data.clamp", default_value_t = 1e5, value_parser = crate::numbers::above_zero::<f32>)]
     pub clamp: f32,
     /// Examples used to estimate the mean and norm.
-    #[arg(long = "data.n-random-samples", default_value_t = 1 << 19)]
+    #[arg(long = "data.n-random-samples", default_value_t = 1 << 19, value_parser = crate::numbers::at_least_one::<usize>)]
     pub n_random_samples: usize,
     /// Subtract the dataset mean: True, False, or a .safetensors/.npy file.
     #[arg(

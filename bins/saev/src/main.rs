@@ -6,6 +6,9 @@ use clap::{Parser, Subcommand};
 mod alloc;
 mod cmd;
 mod data_args;
+mod flag_list;
+mod numbers;
+mod pipe;
 mod pyargs;
 mod seed_files;
 
@@ -55,6 +58,9 @@ enum Command {
     /// Speed measurements.
     #[command(subcommand)]
     Bench(cmd::bench::Bench),
+    /// Every command's numeric flags, for tests (JSON lines).
+    #[command(name = "__numeric-flags", hide = true)]
+    NumericFlags,
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,7 +72,11 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = dispatch(Cli::parse());
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Marimo(_)) {
+        pipe::die_quietly_on_closed_stdout();
+    }
+    let result = dispatch(cli);
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -90,5 +100,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Marimo(cmd) => cmd.run(),
         Command::Datasets(cmd) => cmd.run(),
         Command::Reproduce(args) => args.run(),
+        Command::NumericFlags => {
+            flag_list::print();
+            Ok(std::process::ExitCode::SUCCESS)
+        }
     }
 }

@@ -419,7 +419,6 @@ fn train_runs_a_sweep_on_shared_batches() {
     for run in runs {
         for f in [
             "sae.safetensors",
-            "state.safetensors",
             "cfg.json",
             "metrics.jsonl",
             "eval.json",
@@ -428,6 +427,8 @@ fn train_runs_a_sweep_on_shared_batches() {
         ] {
             assert!(run.join(f).is_file(), "{} lacks {f}", run.display());
         }
+        // Finished: the optimizer state is gone, the weights stay.
+        assert!(!run.join("checkpoint.safetensors").exists());
         let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
         assert_eq!(metrics.lines().count(), 4); // 20 steps, one line every 5
         let eval: serde_json::Value =

@@ -13,7 +13,8 @@ pub const FLOWERS_ALL: u64 = 8_189;
 pub struct DiskEstimate {
     /// [CLS] activations at one layer of ImageNet-1K train and Flowers-102, f32.
     pub shards: f64,
-    /// The preprint sweep's 24 SAEs: weights plus Adam's two moments.
+    /// The preprint sweep's 24 SAEs while training: the weights twice (export
+    /// and checkpoint) plus Adam's two moments.
     pub saes: f64,
     /// Pictures: `n_pictures` latents x `top_k` PNGs of 448 px, and the top-k tensors.
     pub visuals: f64,
@@ -31,10 +32,10 @@ impl DiskEstimate {
     pub fn preprint(d_vit: usize) -> DiskEstimate {
         let d = d_vit as f64;
         let shards = (IMAGENET_TRAIN + FLOWERS_ALL) as f64 * d * 4.0;
-        // W_enc and W_dec are D x S each; sae.safetensors plus state.safetensors
-        // (Adam's m and v) hold three copies.
+        // W_enc and W_dec are D x S each; while training, sae.safetensors
+        // plus checkpoint.safetensors (weights, Adam's m and v) hold four copies.
         let latents_all = 12.0 * (16.0 + 32.0) * d;
-        let saes = 3.0 * 2.0 * d * latents_all * 4.0;
+        let saes = 4.0 * 2.0 * d * latents_all * 4.0;
         let n_pictures = 400.0 + 102.0 * 3.0;
         let top_k = 128.0;
         let s_chosen = 32.0 * d;
@@ -52,7 +53,7 @@ impl DiskEstimate {
         self.shards + self.saes + self.visuals + self.margin
     }
 
-    /// `about 38 GB (shards 4, SAEs 8, visuals 23, margin 3)`.
+    /// `about 41 GB (shards 4, SAEs 11, visuals 23, margin 4)`.
     pub fn describe(&self) -> String {
         let gb = |x: f64| format!("{:.0}", x / 1e9);
         format!(

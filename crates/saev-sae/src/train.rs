@@ -63,7 +63,7 @@ pub fn warmup(target: f32, step: u64, n: u64) -> f32 {
 
 /// A step whose loss was NaN or infinite (the SAE was left unchanged).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("SAE training diverged at step {step}: loss {} (mse {}, l1 {}); the weights of the last good step are kept", losses.loss, losses.mse, losses.l1)]
+#[error("SAE training diverged at step {step}: loss {} (mse {}, l1 {})", losses.loss, losses.mse, losses.l1)]
 pub struct NonFiniteLoss {
     pub step: u64,
     pub losses: Losses,

@@ -500,11 +500,17 @@ fn resume_gives_the_weights_of_an_uninterrupted_run() {
     for i in 0..3 {
         first.step(&batch(i)).unwrap();
     }
-    first.sae.save(&dir.join("sae.safetensors")).unwrap();
-    first.save_state(&dir.join("state.safetensors")).unwrap();
+    let ckpt = dir.join("checkpoint.safetensors");
+    assert_eq!(first.non_finite(), None);
+    first.save_checkpoint(&ckpt).unwrap();
+    assert_eq!(Sae::saved_step(&ckpt).unwrap(), Some(3));
+    assert_eq!(Sae::load(&ckpt).unwrap(), first.sae);
+    // A NaN anywhere in the state is named.
+    let mut bad = first.clone();
+    bad.sae.w_dec_SD[5] = f32::NAN;
+    assert_eq!(bad.non_finite().as_deref(), Some("W_dec"));
     drop(first);
-    let sae = Sae::load(&dir.join("sae.safetensors")).unwrap();
-    let mut second = Trainer::load_state(sae, &dir.join("state.safetensors")).unwrap();
+    let mut second = Trainer::load_checkpoint(&ckpt).unwrap();
     assert_eq!(second.step, 3);
     for i in 3..6 {
         second.step(&batch(i)).unwrap();

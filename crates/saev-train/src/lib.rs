@@ -24,10 +24,15 @@
 //! ```
 //!
 //! Each run directory `<ckpt-path>/<run-id>/` holds `cfg.json`,
-//! `sae.safetensors` (weights and data normalization), `state.safetensors`
-//! (Adam's moments and the step), `normalization.safetensors`,
-//! `metrics.jsonl`, `loss.png` and, once finished, `eval.json`
-//! ([`EvalRecord`]).
+//! `sae.safetensors` (weights and data normalization, with the step they
+//! are from), `normalization.safetensors`, `metrics.jsonl`, `loss.png`;
+//! while training, `checkpoint.safetensors` ([`CHECKPOINT`]: weights, Adam's
+//! moments and the step in one file, what resuming reads); once finished,
+//! `eval.json` ([`EvalRecord`], with [`health_warnings`]); if it diverged,
+//! `diverged.txt` saying when and why (its last finite checkpoint kept).
+//!
+//! A checkpoint is never written with a NaN or infinity in the weights or
+//! the optimizer state: such a run stops as diverged instead.
 
 mod engine;
 mod group;
@@ -39,6 +44,6 @@ mod train;
 
 pub use group::{group_runs, part, Group};
 pub use metrics::{plot_metrics, MetricsLine};
-pub use records::{EvalRecord, RunRecord, FORMAT_VERSION};
+pub use records::{health_warnings, EvalRecord, RunRecord, FORMAT_VERSION};
 pub use run::{assign_ids, IdScheme, RunConfig};
-pub use train::{train_sweep, RunOutcome, RunStatus, SweepOutcome, TrainOptions};
+pub use train::{train_sweep, RunOutcome, RunStatus, SweepOutcome, TrainOptions, CHECKPOINT};

@@ -26,6 +26,31 @@ pub struct EvalRecord {
     pub run_id: String,
     #[serde(flatten)]
     pub metrics: EvalMetrics,
+    /// What looks wrong with the trained SAE although its loss stayed
+    /// finite (see [`health_warnings`]); empty for a healthy run.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// A run can finish with a finite loss and still be useless (a learning
+/// rate that blew the weights up: every latent dead, a loss of 1e12): say so.
+pub fn health_warnings(m: &EvalMetrics) -> Vec<String> {
+    let mut out = Vec::new();
+    if !m.mse.is_finite() {
+        out.push(format!(
+            "mse is {}: the reconstructions are not finite",
+            m.mse
+        ));
+    } else if m.explained_variance < 0.0 {
+        out.push(format!(
+            "explained variance is {:.4e}: the SAE reconstructs worse than the data mean (undertrained, or a learning rate too high?)",
+            m.explained_variance
+        ));
+    }
+    if !m.freqs.is_empty() && m.n_dead == m.freqs.len() {
+        out.push(format!("all {} latents are dead (never fire)", m.n_dead));
+    }
+    out
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {

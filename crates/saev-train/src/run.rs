@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use saev_sae::{SaeConfig, TrainConfig};
+use saev_sae::{Activation, SaeConfig, TrainConfig};
 use saev_shards::DataLoad;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -59,34 +59,89 @@ impl Default for RunConfig {
     }
 }
 
+fn positive(name: &str, v: f32) -> Result<(), String> {
+    match v.is_finite() && v > 0.0 {
+        true => Ok(()),
+        false => Err(format!("{name} must be a positive number, not {v}")),
+    }
+}
+
+fn at_least_zero(name: &str, v: f32) -> Result<(), String> {
+    match v.is_finite() && v >= 0.0 {
+        true => Ok(()),
+        false => Err(format!("{name} must be a number >= 0, not {v}")),
+    }
+}
+
+fn fraction(name: &str, v: f32) -> Result<(), String> {
+    match v > 0.0 && v <= 1.0 {
+        true => Ok(()),
+        false => Err(format!("{name} must be in (0, 1], not {v}")),
+    }
+}
+
 impl RunConfig {
     /// Steps the run takes (at least one).
     pub fn n_steps(&self) -> u64 {
         (self.n_patches / self.batch_size.max(1) as u64).max(1)
     }
 
-    /// Reject settings no training can run with, naming the setting.
+    /// Reject settings no training can run with (zero sizes, NaN or
+    /// negative rates, fractions outside (0, 1]), naming the setting.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let positive = [
+        self.check()
+            .map_err(|why| anyhow::anyhow!("run {}: {why}", self.id))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let (sae, train) = (&self.sae, &self.train);
+        let mut counts = vec![
             ("sae_batch_size", self.batch_size as u64),
             ("n_patches", self.n_patches),
-            ("sae.d_vit", self.sae.d_vit as u64),
-            ("sae.exp_factor", self.sae.exp_factor as u64),
+            ("sae.d_vit", sae.d_vit as u64),
+            ("sae.exp_factor", sae.exp_factor as u64),
             ("log_every", self.log_every),
             ("ckpt_every", self.ckpt_every),
+            ("data.n_random_samples", self.data.n_random_samples as u64),
         ];
-        for (name, v) in positive {
-            if v == 0 {
-                anyhow::bail!("run {}: {name} must be at least 1", self.id);
+        match sae.activation {
+            Activation::Relu => {}
+            Activation::TopK { top_k } => counts.push(("sae.top_k", top_k as u64)),
+            Activation::BatchTopK { top_k, momentum } => {
+                counts.push(("sae.top_k", top_k as u64));
+                fraction("sae.momentum", momentum)?;
             }
         }
-        let lr = self.train.lr;
-        if !(lr.is_finite() && lr > 0.0) {
-            anyhow::bail!("run {}: lr must be a positive number, not {lr}", self.id);
+        if let Some(aux) = train.aux {
+            counts.push(("sae.k_aux", aux.k_aux as u64));
+            counts.push(("sae.dead_after", aux.dead_after));
+            at_least_zero("sae.aux_alpha", aux.alpha)?;
         }
-        let c = self.sae.sparsity_coeff;
-        if !(c.is_finite() && c >= 0.0) {
-            anyhow::bail!("run {}: sae.sparsity_coeff must be >= 0, not {c}", self.id);
+        if let Some(m) = train.matryoshka {
+            counts.push(("objective.n_prefixes", m.n_prefixes as u64));
+        }
+        for (name, v) in counts {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if sae
+            .d_vit
+            .checked_mul(sae.exp_factor)
+            .is_none_or(|s| s > 1 << 31)
+        {
+            return Err(format!(
+                "sae.d_vit x sae.exp_factor ({} x {}) is too wide",
+                sae.d_vit, sae.exp_factor
+            ));
+        }
+        positive("lr", train.lr)?;
+        at_least_zero("sae.sparsity_coeff", sae.sparsity_coeff)?;
+        let clamp = self.data.clamp;
+        if !(clamp > 0.0) {
+            return Err(format!(
+                "data.clamp must be above 0 (inf for none), not {clamp}"
+            ));
         }
         Ok(())
     }

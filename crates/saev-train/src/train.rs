@@ -15,8 +15,11 @@ use saev_shards::{loader, Dataset};
 use crate::engine::Engine;
 use crate::group::{group_runs, Group};
 use crate::metrics::{plot_metrics, truncate, MetricsLine};
-use crate::records::{EvalRecord, RunRecord, FORMAT_VERSION};
+use crate::records::{health_warnings, EvalRecord, RunRecord, FORMAT_VERSION};
 use crate::run::RunConfig;
+
+/// What a run resumes from: weights, optimizer state and step in one file.
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
 
 /// How to train.
 #[derive(Clone, Debug, Default)]
@@ -43,6 +46,8 @@ pub enum RunStatus {
 pub struct RunOutcome {
     pub run: RunConfig,
     pub status: RunStatus,
+    /// A finished run's [`EvalRecord::warnings`].
+    pub warnings: Vec<String>,
 }
 
 /// Every run of a sweep, in the order given.
@@ -105,6 +110,8 @@ struct Live {
     engine: Option<Engine>,
     metrics: std::fs::File,
     step: u64,
+    /// The step of the last checkpoint written (`None` before the first).
+    saved: Option<u64>,
 }
 
 /// Mean of the first `n` examples of a permutation seeded by `seed`
@@ -145,7 +152,7 @@ fn check_fits(group: &Group, ds: &Dataset) -> anyhow::Result<()> {
 
 /// What a run's directory says about it.
 enum Found {
-    Ended(RunStatus),
+    Ended(RunStatus, Vec<String>),
     Resume(Box<Trainer>),
     Fresh,
 }
@@ -154,10 +161,11 @@ fn inspect(run: &RunConfig) -> anyhow::Result<Found> {
     let diverged = run.dir.join("diverged.txt");
     if diverged.is_file() {
         let why = std::fs::read_to_string(&diverged).unwrap_or_default();
-        return Ok(Found::Ended(RunStatus::Diverged(why.trim().to_string())));
+        let status = RunStatus::Diverged(why.trim().to_string());
+        return Ok(Found::Ended(status, Vec::new()));
     }
     if let Some(rec) = EvalRecord::read(&run.dir)? {
-        return Ok(Found::Ended(RunStatus::Finished(rec.metrics)));
+        return Ok(Found::Ended(RunStatus::Finished(rec.metrics), rec.warnings));
     }
     if run.dir.join(RunRecord::FILE).is_file() {
         let recorded = RunRecord::read(&run.dir)?;
@@ -170,12 +178,33 @@ fn inspect(run: &RunConfig) -> anyhow::Result<Found> {
         }
     }
     saev_io::remove_stale_temps(&run.dir)?;
-    let state = run.dir.join("state.safetensors");
-    if !state.is_file() {
+    let ckpt = run.dir.join(CHECKPOINT);
+    if !ckpt.is_file() {
+        if run.dir.join("state.safetensors").is_file() {
+            anyhow::bail!(
+                "{}: a checkpoint of an older saev-rs (sae.safetensors + state.safetensors, whose steps cannot be checked against each other); train this run again in a new directory",
+                run.dir.display()
+            );
+        }
         return Ok(Found::Fresh);
     }
-    let sae = Sae::load(&run.dir.join("sae.safetensors"))?;
-    Ok(Found::Resume(Box::new(Trainer::load_state(sae, &state)?)))
+    let t = Trainer::load_checkpoint(&ckpt)?;
+    // A kill between the checkpoint's rename and the export's leaves an
+    // older sae.safetensors: the checkpoint is the truth.
+    let export = run.dir.join("sae.safetensors");
+    let exported = match export.is_file() {
+        true => Sae::saved_step(&export)?,
+        false => None,
+    };
+    if exported != Some(t.step) {
+        tracing::info!(
+            "run {}: sae.safetensors rewritten from the step-{} checkpoint",
+            run.id,
+            t.step
+        );
+        t.sae.save_at_step(&export, t.step)?;
+    }
+    Ok(Found::Resume(Box::new(t)))
 }
 
 /// Train one group (runs sharing a stream), each run from where it stopped.
@@ -197,10 +226,11 @@ fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutc
     for run in group {
         std::fs::create_dir_all(&run.dir)?;
         let mut trainer = match inspect(run)? {
-            Found::Ended(status) => {
+            Found::Ended(status, warnings) => {
                 outcomes.push(RunOutcome {
                     run: run.clone(),
                     status,
+                    warnings,
                 });
                 continue;
             }
@@ -222,8 +252,10 @@ fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutc
         trainer.sae.data_norm = Some(data_norm.clone());
         norm.save(&run.dir.join("normalization.safetensors"))?;
         let metrics = truncate(&run.dir.join("metrics.jsonl"), trainer.step)?;
+        let saved = (trainer.step > 0).then_some(trainer.step);
         live.push(Live {
             run: run.clone(),
+            saved,
             step: trainer.step,
             engine: Some(Engine::new(trainer, opts.cuda)),
             metrics,
@@ -242,15 +274,46 @@ fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutc
     Ok(outcomes)
 }
 
-fn checkpoint(live: &[Live]) -> anyhow::Result<()> {
-    for l in live {
+/// Save each live run's checkpoint, then its weights as `sae.safetensors`;
+/// a run whose state is no longer finite stops as diverged instead, and its
+/// last checkpoint stays.
+fn checkpoint(live: &mut [Live], step: u64) -> anyhow::Result<()> {
+    for l in live.iter_mut() {
         if let Some(e) = &l.engine {
             let t = e.host();
-            t.sae.save(&l.run.dir.join("sae.safetensors"))?;
-            t.save_state(&l.run.dir.join("state.safetensors"))?;
+            if let Some(name) = t.non_finite() {
+                let why = format!(
+                    "SAE training diverged by step {step}: {name} holds NaN or infinite values although the loss was finite; {}",
+                    kept(l.saved)
+                );
+                stop_diverged(l, &why)?;
+            } else {
+                t.save_checkpoint(&l.run.dir.join(CHECKPOINT))?;
+                t.sae
+                    .save_at_step(&l.run.dir.join("sae.safetensors"), t.step)?;
+                l.saved = Some(t.step);
+            }
         }
         plot_metrics(&l.run.dir)?;
     }
+    Ok(())
+}
+
+fn kept(saved: Option<u64>) -> String {
+    match saved {
+        Some(step) => format!("the checkpoint of step {step} is kept"),
+        None => "no checkpoint was written before".to_string(),
+    }
+}
+
+/// Record why a run stopped and stop stepping it; its files stay as they are.
+fn stop_diverged(l: &mut Live, why: &str) -> anyhow::Result<()> {
+    tracing::error!("run {}: {why}", l.run.id);
+    saev_io::write_atomic(
+        &l.run.dir.join("diverged.txt"),
+        format!("{why}\n").as_bytes(),
+    )?;
+    l.engine = None;
     Ok(())
 }
 
@@ -290,7 +353,7 @@ fn train_from(
         step += 1;
         progress.inc(batch);
         if step.is_multiple_of(first.ckpt_every) && step < n_steps {
-            checkpoint(&live)?;
+            checkpoint(&mut live, step)?;
         }
         if opts.stop_after == Some(step) {
             // As if killed here: the last periodic checkpoint stays.
@@ -300,7 +363,7 @@ fn train_from(
         }
     }
     progress.finish();
-    checkpoint(&live)?;
+    checkpoint(&mut live, step)?;
     live.into_iter().map(|l| evaluate(l, ds)).collect()
 }
 
@@ -338,14 +401,9 @@ fn train_step(
         }
         Ok(_) => {}
         Err(err) => {
-            // The last checkpoint holds the last good weights: keep it.
-            tracing::error!("run {}: {err}", l.run.id);
             progress.println(format!("run {} stopped: {err}", l.run.id));
-            saev_io::write_atomic(
-                &l.run.dir.join("diverged.txt"),
-                format!("{err}\n").as_bytes(),
-            )?;
-            l.engine = None;
+            let why = format!("{err}; {}", kept(l.saved));
+            stop_diverged(l, &why)?;
         }
     }
     Ok(())
@@ -359,6 +417,7 @@ fn stopped(live: Vec<Live>, step: u64) -> Vec<RunOutcome> {
                 None => RunStatus::Diverged(diverged_why(&l.run)),
             },
             run: l.run,
+            warnings: Vec::new(),
         })
         .collect()
 }
@@ -375,6 +434,7 @@ fn evaluate(l: Live, ds: &Arc<Dataset>) -> anyhow::Result<RunOutcome> {
         return Ok(RunOutcome {
             run: l.run,
             status: RunStatus::Diverged(why),
+            warnings: Vec::new(),
         });
     };
     let t = e.host();
@@ -387,14 +447,23 @@ fn evaluate(l: Live, ds: &Arc<Dataset>) -> anyhow::Result<RunOutcome> {
         "run {}: l0 {:.2}, l1 {:.3}, mse {:.5}, explained variance {:.4}, dead {}, almost dead {}, dense {}",
         l.run.id, m.l0, m.l1, m.mse, m.explained_variance, m.n_dead, m.n_almost_dead, m.n_dense
     );
+    let warnings = health_warnings(&m);
+    for w in &warnings {
+        tracing::warn!("run {}: {w}", l.run.id);
+    }
     let rec = EvalRecord {
         format_version: FORMAT_VERSION,
         run_id: l.run.id.clone(),
         metrics: m,
+        warnings,
     };
     rec.write(&l.run.dir)?;
+    // Finished: the optimizer state is no longer needed (sae.safetensors
+    // holds the weights), and it is twice their size.
+    std::fs::remove_file(l.run.dir.join(CHECKPOINT))?;
     Ok(RunOutcome {
         run: l.run.clone(),
         status: RunStatus::Finished(rec.metrics),
+        warnings: rec.warnings,
     })
 }

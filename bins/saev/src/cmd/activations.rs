@@ -8,7 +8,7 @@ use saev_activations::{record, DataSource, RecordConfig};
 
 use crate::cmd::device::Device;
 
-use crate::pyargs::{py_bool, py_int};
+use crate::pyargs::py_bool;
 
 #[derive(Args)]
 pub struct ActivationsArgs {
@@ -25,24 +25,24 @@ pub struct ActivationsArgs {
     #[arg(long = "model-dir")]
     model_dir: Option<PathBuf>,
     /// Images per ViT batch (default 1024 on cuda, 32 on cpu).
-    #[arg(long = "vit-batch-size")]
+    #[arg(long = "vit-batch-size", value_parser = crate::numbers::at_least_one::<usize>)]
     vit_batch_size: Option<usize>,
     /// Threads decoding and preprocessing images.
-    #[arg(long = "n-workers", default_value_t = 8)]
+    #[arg(long = "n-workers", default_value_t = 8, value_parser = crate::numbers::count::<usize>)]
     n_workers: usize,
     /// Width of the ViT's residual stream.
-    #[arg(long = "d-vit", default_value_t = 1024)]
+    #[arg(long = "d-vit", default_value_t = 1024, value_parser = crate::numbers::at_least_one::<usize>)]
     d_vit: usize,
     /// Layers to record (saev's numbering; -2 is the second-to-last block).
     #[arg(long = "layers", default_values_t = [-2], allow_negative_numbers = true, num_args = 1..)]
     layers: Vec<i64>,
     /// Patch tokens per image; 0 records [CLS] only (197 times less disk).
-    #[arg(long = "n-patches-per-img", default_value_t = 256)]
+    #[arg(long = "n-patches-per-img", default_value_t = 256, value_parser = crate::numbers::count::<usize>)]
     n_patches_per_img: usize,
     #[arg(long = "cls-token", default_value = "True", value_parser = py_bool)]
     cls_token: bool,
     /// Token vectors per shard file (Python integer syntax, e.g. 2_400_000).
-    #[arg(long = "n-patches-per-shard", default_value = "2_400_000", value_parser = py_int)]
+    #[arg(long = "n-patches-per-shard", default_value = "2_400_000", value_parser = crate::numbers::at_least_one::<u64>)]
     n_patches_per_shard: u64,
     #[arg(long, default_value_t = 42)]
     seed: i64,

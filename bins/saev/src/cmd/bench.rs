@@ -20,17 +20,17 @@ pub enum Bench {
 
 #[derive(Args)]
 pub struct SaeBench {
-    #[arg(long = "d-vit", default_value_t = 768)]
+    #[arg(long = "d-vit", default_value_t = 768, value_parser = crate::numbers::at_least_one::<usize>)]
     d_vit: usize,
-    #[arg(long = "exp-factor", default_value_t = 16)]
+    #[arg(long = "exp-factor", default_value_t = 16, value_parser = crate::numbers::at_least_one::<usize>)]
     exp_factor: usize,
-    #[arg(long = "batch-size", default_value_t = 4096)]
+    #[arg(long = "batch-size", default_value_t = 4096, value_parser = crate::numbers::at_least_one::<usize>)]
     batch_size: usize,
     /// Seconds to measure (after one warm-up step).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = crate::numbers::positive::<f64>)]
     seconds: f64,
     /// SAEs stepped on each batch (as `saev train` does with a sweep group).
-    #[arg(long = "n-saes", default_value_t = 1)]
+    #[arg(long = "n-saes", default_value_t = 1, value_parser = crate::numbers::at_least_one::<usize>)]
     n_saes: usize,
     /// relu, topk (k 32) or batch-topk (k 32).
     #[arg(long, default_value = "relu", value_parser = ["relu", "topk", "batch-topk"])]
@@ -45,13 +45,13 @@ pub struct VitBench {
     /// ViT-B-16, ViT-B-32 or ViT-L-14.
     #[arg(long, default_value = "ViT-B-16")]
     config: String,
-    #[arg(long = "batch-size", default_value_t = 16)]
+    #[arg(long = "batch-size", default_value_t = 16, value_parser = crate::numbers::at_least_one::<usize>)]
     batch_size: usize,
     /// Seconds to measure (after one warm-up batch).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = crate::numbers::positive::<f64>)]
     seconds: f64,
     /// Stop after this many blocks (11 = what recording layer -2 of ViT-B needs).
-    #[arg(long = "until-block")]
+    #[arg(long = "until-block", value_parser = crate::numbers::count::<usize>)]
     until_block: Option<usize>,
     #[arg(long, default_value = "cpu")]
     device: Device,

@@ -45,18 +45,18 @@ pub struct TrainArgs {
     /// Sweep file (learning_rate and weight_decay lists).
     #[arg(long)]
     sweep: Option<PathBuf>,
-    #[arg(long = "learning-rate", default_value_t = 1e-4)]
+    #[arg(long = "learning-rate", default_value_t = 1e-4, value_parser = crate::numbers::positive::<f32>)]
     learning_rate: f32,
-    #[arg(long = "weight-decay", default_value_t = 1e-3)]
+    #[arg(long = "weight-decay", default_value_t = 1e-3, value_parser = crate::numbers::non_negative::<f32>)]
     weight_decay: f32,
-    #[arg(long = "n-epochs", default_value_t = 20)]
+    #[arg(long = "n-epochs", default_value_t = 20, value_parser = crate::numbers::at_least_one::<usize>)]
     n_epochs: usize,
-    #[arg(long = "batch-size", default_value_t = 512)]
+    #[arg(long = "batch-size", default_value_t = 512, value_parser = crate::numbers::at_least_one::<usize>)]
     batch_size: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Accepted for compatibility (activations come from shards).
-    #[arg(long = "n-workers", default_value_t = 32)]
+    #[arg(long = "n-workers", default_value_t = 32, value_parser = crate::numbers::count::<usize>)]
     n_workers: usize,
     #[arg(long, default_value = "cuda", hide = true)]
     device: String,

@@ -39,11 +39,11 @@ pub struct ReproduceArgs {
     #[arg(long)]
     sweep: Option<PathBuf>,
     /// Training examples per SAE (real run default: saev's 100M).
-    #[arg(long = "n-patches")]
+    #[arg(long = "n-patches", value_parser = crate::numbers::at_least_one::<u64>)]
     n_patches: Option<u64>,
     /// Latents firing on at most this fraction of pretraining images are
     /// steering candidates (default 0.01; 0.25 in the 24-class demo world).
-    #[arg(long = "max-freq")]
+    #[arg(long = "max-freq", value_parser = crate::numbers::fraction::<f32>)]
     max_freq: Option<f32>,
     /// Skip the free-disk check.
     #[arg(long = "no-disk-check")]

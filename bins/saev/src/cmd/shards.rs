@@ -30,16 +30,16 @@ pub struct BenchArgs {
     dir: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
-    #[arg(long, default_value_t = 16_384)]
+    #[arg(long, default_value_t = 16_384, value_parser = crate::numbers::at_least_one::<usize>)]
     batch_size: usize,
     /// Seconds spent on each stream.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = crate::numbers::positive::<f64>)]
     seconds: f64,
     /// Rows in the shuffle buffer.
-    #[arg(long, default_value_t = 1 << 17)]
+    #[arg(long, default_value_t = 1 << 17, value_parser = crate::numbers::at_least_one::<usize>)]
     buffer_examples: usize,
     /// Consecutive examples read together by the shuffled stream.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = crate::numbers::at_least_one::<usize>)]
     chunk_examples: usize,
 }
 
@@ -48,22 +48,22 @@ pub struct SynthArgs {
     /// Where to create `<hash>/`.
     #[arg(long = "dump-to")]
     dump_to: PathBuf,
-    #[arg(long = "n-imgs")]
+    #[arg(long = "n-imgs", value_parser = crate::numbers::at_least_one::<u64>)]
     n_imgs: u64,
-    #[arg(long = "d-vit", default_value_t = 768)]
+    #[arg(long = "d-vit", default_value_t = 768, value_parser = crate::numbers::at_least_one::<u64>)]
     d_vit: u64,
-    #[arg(long = "n-patches-per-img", default_value_t = 196)]
+    #[arg(long = "n-patches-per-img", default_value_t = 196, value_parser = crate::numbers::count::<u64>)]
     n_patches_per_img: u64,
     #[arg(long = "layers", default_values_t = [-2], allow_negative_numbers = true, num_args = 1..)]
     layers: Vec<i64>,
     #[arg(long = "cls-token", default_value_t = true, action = clap::ArgAction::Set)]
     cls_token: bool,
-    #[arg(long = "n-patches-per-shard", default_value_t = 2_400_000)]
+    #[arg(long = "n-patches-per-shard", default_value_t = 2_400_000, value_parser = crate::numbers::at_least_one::<u64>)]
     n_patches_per_shard: u64,
     #[arg(long, default_value_t = 42)]
     seed: i64,
     /// Images per append (default: about 64 MB).
-    #[arg(long = "images-per-batch")]
+    #[arg(long = "images-per-batch", value_parser = crate::numbers::at_least_one::<usize>)]
     images_per_batch: Option<usize>,
 }
 

@@ -30,10 +30,10 @@ pub struct SteerInputArgs {
     #[arg(long)]
     pub visuals: PathBuf,
     /// Only latents firing on fewer than this fraction of the visuals' examples are proposed.
-    #[arg(long = "max-freq", default_value_t = 0.01)]
+    #[arg(long = "max-freq", default_value_t = 0.01, value_parser = crate::numbers::fraction::<f32>)]
     pub max_freq: f32,
     /// Latents per class (and random latents) proposed.
-    #[arg(long = "n-latents", default_value_t = 3)]
+    #[arg(long = "n-latents", default_value_t = 3, value_parser = crate::numbers::at_least_one::<usize>)]
     pub n_latents: usize,
     #[arg(long = "acts.layer", default_value = "-2", allow_hyphen_values = true)]
     pub layer: Layer,
@@ -54,7 +54,7 @@ pub struct EvalArgs {
     #[arg(long = "test-imgs.root")]
     test_imgs: Option<PathBuf>,
     /// Multiples of each latent's largest seen activation to set it to.
-    #[arg(long, num_args = 1.., default_values_t = [0.25, 0.5, 1.0, 2.0, 4.0])]
+    #[arg(long, num_args = 1.., default_values_t = [0.25, 0.5, 1.0, 2.0, 4.0], value_parser = crate::numbers::finite::<f32>)]
     scales: Vec<f32>,
     #[arg(long, default_value_t = 0)]
     seed: u64,

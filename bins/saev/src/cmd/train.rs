@@ -14,7 +14,7 @@ use saev_train::sweep::{self, activation_kind, Knobs, SweepDefaults};
 use saev_train::{IdScheme, RunConfig, RunRecord, RunStatus, TrainOptions};
 
 use crate::data_args::DataArgs;
-use crate::pyargs::{py_bool, py_int};
+use crate::pyargs::py_bool;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -23,39 +23,39 @@ pub struct TrainArgs {
     sweep: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
-    #[arg(long = "sae.d-vit", default_value_t = 1024)]
+    #[arg(long = "sae.d-vit", default_value_t = 1024, value_parser = crate::numbers::at_least_one::<usize>)]
     d_vit: usize,
-    #[arg(long = "sae.exp-factor", default_value_t = 16)]
+    #[arg(long = "sae.exp-factor", default_value_t = 16, value_parser = crate::numbers::at_least_one::<usize>)]
     exp_factor: usize,
     /// L1 coefficient (default 4e-4 for relu, 0 for topk and batch-topk, as saev).
-    #[arg(long = "sae.sparsity-coeff")]
+    #[arg(long = "sae.sparsity-coeff", value_parser = crate::numbers::non_negative::<f32>)]
     sparsity_coeff: Option<f32>,
     /// Nonlinearity: relu (the preprint's), topk or batch-topk.
     #[arg(long = "sae.activation", default_value = "relu", value_parser = activation_kind)]
     activation: String,
     /// Latents kept per example (topk, batch-topk).
-    #[arg(long = "sae.top-k", default_value_t = 32)]
+    #[arg(long = "sae.top-k", default_value_t = 32, value_parser = crate::numbers::at_least_one::<usize>)]
     top_k: usize,
     /// Weight of each batch in batch-topk's running threshold.
-    #[arg(long = "sae.momentum", default_value_t = 0.1)]
+    #[arg(long = "sae.momentum", default_value_t = 0.1, value_parser = crate::numbers::fraction::<f32>)]
     momentum: f32,
     /// AuxK loss for dead latents (default: on for topk and batch-topk, off for relu).
     #[arg(long = "sae.aux", value_parser = py_bool)]
     aux: Option<bool>,
-    #[arg(long = "sae.k-aux", default_value_t = 512)]
+    #[arg(long = "sae.k-aux", default_value_t = 512, value_parser = crate::numbers::at_least_one::<usize>)]
     k_aux: usize,
-    #[arg(long = "sae.aux-alpha", default_value_t = 1.0 / 32.0)]
+    #[arg(long = "sae.aux-alpha", default_value_t = 1.0 / 32.0, value_parser = crate::numbers::non_negative::<f32>)]
     aux_alpha: f32,
     /// Training examples without firing after which a latent is dead (AuxK).
-    #[arg(long = "sae.dead-after", default_value = "10_000_000", value_parser = py_int)]
+    #[arg(long = "sae.dead-after", default_value = "10_000_000", value_parser = crate::numbers::at_least_one::<u64>)]
     dead_after: u64,
     /// Training objective: vanilla or matryoshka.
     #[arg(long, default_value = "vanilla", value_parser = ["vanilla", "matryoshka"])]
     objective: String,
     /// Matryoshka prefixes per step.
-    #[arg(long = "objective.n-prefixes", default_value_t = 10)]
+    #[arg(long = "objective.n-prefixes", default_value_t = 10, value_parser = crate::numbers::at_least_one::<usize>)]
     n_prefixes: usize,
-    #[arg(long = "sae.n-reinit-samples", default_value = "524288", value_parser = py_int)]
+    #[arg(long = "sae.n-reinit-samples", default_value = "524288", value_parser = crate::numbers::count::<u64>)]
     n_reinit_samples: u64,
     #[arg(long = "sae.seed", default_value_t = 0)]
     sae_seed: i64,
@@ -67,22 +67,22 @@ pub struct TrainArgs {
     remove_parallel_grads: bool,
     #[arg(long = "sae.no-remove-parallel-grads")]
     no_remove_parallel_grads: bool,
-    #[arg(long, default_value_t = 4e-4)]
+    #[arg(long, default_value_t = 4e-4, value_parser = crate::numbers::positive::<f32>)]
     lr: f32,
-    #[arg(long = "n-lr-warmup", default_value_t = 500)]
+    #[arg(long = "n-lr-warmup", default_value_t = 500, value_parser = crate::numbers::count::<u64>)]
     n_lr_warmup: u64,
-    #[arg(long = "n-sparsity-warmup", default_value_t = 0)]
+    #[arg(long = "n-sparsity-warmup", default_value_t = 0, value_parser = crate::numbers::count::<u64>)]
     n_sparsity_warmup: u64,
     /// Training examples (Python integer syntax allowed).
-    #[arg(long = "n-patches", default_value = "100_000_000", value_parser = py_int)]
+    #[arg(long = "n-patches", default_value = "100_000_000", value_parser = crate::numbers::at_least_one::<u64>)]
     n_patches: u64,
-    #[arg(long = "sae-batch-size", default_value = "16384", value_parser = py_int)]
+    #[arg(long = "sae-batch-size", default_value = "16384", value_parser = crate::numbers::at_least_one::<u64>)]
     sae_batch_size: u64,
     #[arg(long, default_value_t = 42)]
     seed: i64,
     #[arg(long = "ckpt-path", default_value = "./checkpoints")]
     ckpt_path: PathBuf,
-    #[arg(long = "log-every", default_value_t = 25)]
+    #[arg(long = "log-every", default_value_t = 25, value_parser = crate::numbers::at_least_one::<u64>)]
     log_every: u64,
     #[arg(long, default_value = "")]
     tag: String,
@@ -91,7 +91,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "cuda")]
     device: crate::cmd::device::Device,
     /// Write checkpoints (weights and optimizer state) every this many steps.
-    #[arg(long = "ckpt-every", default_value_t = 1000)]
+    #[arg(long = "ckpt-every", default_value_t = 1000, value_parser = crate::numbers::at_least_one::<u64>)]
     ckpt_every: u64,
     /// Continue these run directories (`<ckpt-path>/<run-id>`) from their last checkpoint.
     #[arg(long, num_args = 1.., value_name = "RUN_DIR")]
@@ -101,7 +101,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "I/N", value_parser = parse_part)]
     part: Option<(usize, usize)>,
     /// Stop after this many steps as if interrupted (for testing resume).
-    #[arg(long = "stop-after", hide = true)]
+    #[arg(long = "stop-after", hide = true, value_parser = crate::numbers::at_least_one::<u64>)]
     stop_after: Option<u64>,
     /// Accepted for saev compatibility; saev-rs logs locally (metrics.jsonl).
     #[arg(long)]
@@ -109,7 +109,7 @@ pub struct TrainArgs {
     #[arg(long = "no-track")]
     no_track: bool,
     /// Accepted for saev compatibility (loading uses one background thread).
-    #[arg(long = "n-workers", default_value_t = 32)]
+    #[arg(long = "n-workers", default_value_t = 32, value_parser = crate::numbers::count::<usize>)]
     n_workers: usize,
 }
 
@@ -187,7 +187,16 @@ impl TrainArgs {
     }
 
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let runs = self.runs()?;
+        let mut runs = self.runs()?;
+        if let Some((i, n)) = self.part {
+            runs = saev_train::part(&runs, i, n)?;
+        }
+        if runs.is_empty() {
+            anyhow::bail!("no SAEs to train: the sweep (or --part) selects none");
+        }
+        for run in &runs {
+            run.validate()?;
+        }
         let opts = TrainOptions {
             cuda: self.device.available() == crate::cmd::device::Device::Cuda,
             stop_after: self.stop_after,

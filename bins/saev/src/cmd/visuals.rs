@@ -21,17 +21,17 @@ pub struct VisualsArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Images kept per latent.
-    #[arg(long = "top-k", default_value_t = 128)]
+    #[arg(long = "top-k", default_value_t = 128, value_parser = crate::numbers::at_least_one::<usize>)]
     top_k: usize,
     /// Examples per SAE batch.
-    #[arg(long = "sae-batch-size", default_value_t = 16384)]
+    #[arg(long = "sae-batch-size", default_value_t = 16384, value_parser = crate::numbers::at_least_one::<usize>)]
     sae_batch_size: usize,
     /// Accepted for saev compatibility.
-    #[arg(long = "topk-batch-size", default_value_t = 16384, hide = true)]
+    #[arg(long = "topk-batch-size", default_value_t = 16384, hide = true, value_parser = crate::numbers::at_least_one::<usize>)]
     topk_batch_size: usize,
-    #[arg(long = "n-workers", default_value_t = 16, hide = true)]
+    #[arg(long = "n-workers", default_value_t = 16, hide = true, value_parser = crate::numbers::count::<usize>)]
     n_workers: usize,
-    #[arg(long, default_value_t = 1e-9, hide = true)]
+    #[arg(long, default_value_t = 1e-9, hide = true, value_parser = crate::numbers::positive::<f64>)]
     epsilon: f64,
     #[arg(long, default_value = "cuda", hide = true)]
     device: String,
@@ -43,22 +43,22 @@ pub struct VisualsArgs {
     #[arg(long = "dump-to", default_value = "./data")]
     dump_to: PathBuf,
     /// Latents with log10 frequency strictly inside this range get pictures.
-    #[arg(long = "log-freq-range", num_args = 2, default_values_t = [-6.0, -2.0], allow_negative_numbers = true)]
+    #[arg(long = "log-freq-range", num_args = 2, default_values_t = [-6.0, -2.0], allow_negative_numbers = true, value_parser = crate::numbers::finite::<f64>)]
     log_freq_range: Vec<f64>,
     /// ... and log10 mean value strictly inside this one.
-    #[arg(long = "log-value-range", num_args = 2, default_values_t = [-1.0, 1.0], allow_negative_numbers = true)]
+    #[arg(long = "log-value-range", num_args = 2, default_values_t = [-1.0, 1.0], allow_negative_numbers = true, value_parser = crate::numbers::finite::<f64>)]
     log_value_range: Vec<f64>,
     /// Latents that always get pictures.
-    #[arg(long = "include-latents", num_args = 0..)]
+    #[arg(long = "include-latents", num_args = 0.., value_parser = crate::numbers::count::<usize>)]
     include_latents: Vec<usize>,
     /// Latents whose value distributions are kept and plotted.
-    #[arg(long = "n-distributions", default_value_t = 25)]
+    #[arg(long = "n-distributions", default_value_t = 25, value_parser = crate::numbers::count::<usize>)]
     n_distributions: usize,
     /// Percentile estimated online for every latent.
-    #[arg(long, default_value_t = 99.0)]
+    #[arg(long, default_value_t = 99.0, value_parser = crate::numbers::positive::<f32>)]
     percentile: f32,
     /// Random latents (from the ranges) that get pictures.
-    #[arg(long = "n-latents", default_value_t = 400)]
+    #[arg(long = "n-latents", default_value_t = 400, value_parser = crate::numbers::count::<usize>)]
     n_latents: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
