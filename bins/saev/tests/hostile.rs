@@ -277,3 +277,271 @@ fn sweep_values_that_make_no_sense_are_refused_naming_the_setting() {
         assert!(!ckpt.exists(), "{sweep}: a run directory was made");
     }
 }
+
+fn inspect(sae: &Path) -> serde_json::Value {
+    let out = saev_in(
+        Path::new("."),
+        &strings(&["sae", "inspect", sae.to_str().unwrap()]),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn only_run(ckpt: &Path) -> std::path::PathBuf {
+    let mut runs: Vec<_> = std::fs::read_dir(ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.pop().unwrap()
+}
+
+#[test]
+fn a_diverging_run_keeps_its_last_finite_checkpoint_and_exits_non_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tiny_store(tmp.path());
+    let ckpt = tmp.path().join("ck");
+    // TopK at a huge learning rate: Adam's second moment overflows while
+    // the loss is still finite, by step 120 here.
+    let mut args = train_args(&store, &ckpt);
+    for (flag, value) in [
+        ("--sae.activation", "topk"),
+        ("--sae.top-k", "4"),
+        ("--lr", "1e7"),
+        ("--n-lr-warmup", "20000"),
+        ("--ckpt-every", "20"),
+        ("--n-patches", "200_000"),
+    ] {
+        args = with_flag(&args, flag, value);
+    }
+    let out = saev_in(tmp.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("1 of 1 SAEs diverged"), "{err}");
+    let run = only_run(&ckpt);
+    let why = std::fs::read_to_string(run.join("diverged.txt")).unwrap();
+    assert!(why.contains("holds NaN or infinite values"), "{why}");
+    let kept: u64 = why
+        .split("the checkpoint of step ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no kept step in {why:?}"));
+    assert!(kept > 0 && kept % 20 == 0, "{why}");
+    // Both files hold that finite step; resuming reports the run as it ended.
+    for f in ["sae.safetensors", "checkpoint.safetensors"] {
+        let summary = inspect(&run.join(f));
+        assert_eq!(summary["step"], kept, "{f}");
+        assert!(summary["non_finite"].is_null(), "{f}: {summary}");
+    }
+    let out = saev_in(
+        tmp.path(),
+        &strings(&["train", "--resume", run.to_str().unwrap()]),
+    );
+    assert!(!out.status.success());
+    assert_eq!(inspect(&run.join("sae.safetensors"))["step"], kept);
+
+    // A finite blow-up (ReLU at lr 1e4) finishes, with a warning saying so.
+    let ckpt = tmp.path().join("blown");
+    let args = with_flag(
+        &with_flag(&train_args(&store, &ckpt), "--lr", "1e4"),
+        "--n-patches",
+        "20_000",
+    );
+    let out = saev_in(tmp.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: run") && err.contains("explained variance is -"),
+        "{err}"
+    );
+    let eval: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(only_run(&ckpt).join("eval.json")).unwrap()).unwrap();
+    assert!(!eval["warnings"].as_array().unwrap().is_empty(), "{eval}");
+}
+
+/// A TopK + AuxK run of 30 steps with a checkpoint every 5.
+fn resumable_args(store: &str, ckpt: &Path, n_patches: &str) -> Vec<String> {
+    let mut args = train_args(store, ckpt);
+    for (flag, value) in [
+        ("--sae.activation", "topk"),
+        ("--sae.top-k", "3"),
+        ("--sae.dead-after", "300"),
+        ("--n-patches", n_patches),
+        ("--ckpt-every", "5"),
+        ("--log-every", "5"),
+        ("--lr", "3e-3"),
+        ("--n-lr-warmup", "3"),
+    ] {
+        args = with_flag(&args, flag, value);
+    }
+    args
+}
+
+/// What must match an uninterrupted run: the weights, the metrics and the
+/// evaluation (less the run's random id).
+fn outcome(ckpt: &Path) -> (Vec<u8>, String, serde_json::Value) {
+    let run = only_run(ckpt);
+    let mut eval: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("eval.json")).unwrap()).unwrap();
+    eval["run_id"] = serde_json::Value::Null;
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    (
+        std::fs::read(run.join("sae.safetensors")).unwrap(),
+        metrics,
+        eval,
+    )
+}
+
+/// After a kill: resume the run if it got as far as its `cfg.json`, else
+/// start it again (what a user would do), until it finishes.
+fn finish_after_kill(tmp: &Path, ckpt: &Path, args: &[String]) {
+    let runs: Vec<_> = match ckpt.exists() {
+        true => std::fs::read_dir(ckpt)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect(),
+        false => Vec::new(),
+    };
+    for run in &runs {
+        if !run.join("cfg.json").is_file() {
+            std::fs::remove_dir_all(run).unwrap();
+        }
+    }
+    let again = match runs.iter().find(|r| r.join("cfg.json").is_file()) {
+        Some(run) => strings(&[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ]),
+        None => args.to_vec(),
+    };
+    let out = saev_in(tmp, &again);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn strace_argv(inject: Option<u64>, log: &Path, args: &[String]) -> Vec<String> {
+    let mut v = strings(&["-f", "-qq", "-e", "trace=rename,renameat,renameat2", "-o"]);
+    v.push(log.to_str().unwrap().to_string());
+    if let Some(k) = inject {
+        v.extend([
+            "-e".into(),
+            format!("inject=rename,renameat,renameat2:signal=SIGKILL:when={k}"),
+        ]);
+    }
+    v.push(env!("CARGO_BIN_EXE_saev").to_string());
+    v.extend(args.iter().cloned());
+    v
+}
+
+fn strace(tmp: &Path, argv: &[String]) -> Output {
+    let found = Command::new("strace").arg("-V").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "this test needs strace (Debian: apt-get install strace); .ci/run installs it"
+    );
+    Command::new("strace")
+        .args(argv)
+        .current_dir(tmp)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_kill_at_any_rename_of_a_checkpoint_write_resumes_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tiny_store(tmp.path());
+    let whole = tmp.path().join("whole");
+    let log = tmp.path().join("renames.log");
+    let out = strace(
+        tmp.path(),
+        &strace_argv(None, &log, &resumable_args(&store, &whole, "3_000")),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = outcome(&whole);
+    let renames = std::fs::read_to_string(&log).unwrap();
+    let n = renames.lines().filter(|l| l.contains("rename")).count() as u64;
+    let n_ckpt = renames
+        .lines()
+        .filter(|l| l.contains("checkpoint.safetensors\""))
+        .count();
+    assert!(n > 20 && n_ckpt >= 5, "{renames}");
+    for k in 1..=n {
+        let ckpt = tmp.path().join(format!("killed{k}"));
+        let args = resumable_args(&store, &ckpt, "3_000");
+        let out = strace(tmp.path(), &strace_argv(Some(k), &log, &args));
+        assert!(!out.status.success(), "kill {k} of {n} did not happen");
+        finish_after_kill(tmp.path(), &ckpt, &args);
+        let got = outcome(&ckpt);
+        assert!(got.0 == expected.0, "kill at rename {k}: weights differ");
+        assert_eq!(got.1, expected.1, "kill at rename {k}: metrics differ");
+        assert_eq!(got.2, expected.2, "kill at rename {k}: evaluation differs");
+        let stray: Vec<_> = std::fs::read_dir(only_run(&ckpt))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|f| f.ends_with(".tmp") || f == "checkpoint.safetensors")
+            .collect();
+        assert!(stray.is_empty(), "kill at rename {k}: left {stray:?}");
+    }
+}
+
+#[test]
+fn a_kill_at_random_moments_resumes_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tiny_store(tmp.path());
+    let whole = tmp.path().join("whole");
+    let start = Instant::now();
+    let out = saev_in(tmp.path(), &resumable_args(&store, &whole, "60_000"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let took = start.elapsed();
+    let expected = outcome(&whole);
+    // Fixed fractions of the run's length (no clock-seeded randomness).
+    let mut n_cut = 0;
+    for (i, frac) in [0.13, 0.37, 0.61, 0.89].into_iter().enumerate() {
+        let ckpt = tmp.path().join(format!("killed{i}"));
+        let args = resumable_args(&store, &ckpt, "60_000");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_saev"))
+            .args(&args)
+            .current_dir(tmp.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(took.mul_f64(frac));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let finished = ckpt.exists() && only_run(&ckpt).join("eval.json").is_file();
+        n_cut += usize::from(!finished);
+        finish_after_kill(tmp.path(), &ckpt, &args);
+        let got = outcome(&ckpt);
+        assert!(
+            got.0 == expected.0,
+            "kill at {frac} of the run: weights differ"
+        );
+        assert_eq!(
+            got.1, expected.1,
+            "kill at {frac} of the run: metrics differ"
+        );
+    }
+    assert!(n_cut >= 2, "only {n_cut} of 4 kills landed before the end");
+}

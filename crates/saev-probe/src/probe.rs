@@ -103,10 +103,8 @@ impl Probe {
             serde_json::to_string(&self.classes).expect("json"),
         );
         let bytes = safetensors::serialize(tensors, &Some(meta)).map_err(|e| err(e.to_string()))?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        std::fs::write(&tmp, bytes).map_err(|e| err(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+        let bytes = saev_io::sorted_safetensors_header(bytes);
+        saev_io::write_atomic(path, &bytes).map_err(|e| err(e.to_string()))
     }
 
     /// Load a probe and its metadata.

@@ -292,6 +292,7 @@ fn write_atomic(
     meta: HashMap<String, String>,
 ) -> Result<(), CheckpointError> {
     let bytes = safetensors::serialize(tensors, &Some(meta)).map_err(|e| err(path, e))?;
+    let bytes = saev_io::sorted_safetensors_header(bytes);
     saev_io::write_atomic(path, &bytes).map_err(|e| err(path, e))
 }
 

@@ -117,11 +117,7 @@ pub fn save_open_clip<B: Backend>(vit: &VisionTransformer<B>, dir: &Path) -> std
         },
         "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]},
     });
-    let write = |name: &str, b: &[u8]| -> std::io::Result<()> {
-        let tmp = dir.join(format!("{name}.tmp"));
-        std::fs::write(&tmp, b)?;
-        std::fs::rename(&tmp, dir.join(name))
-    };
+    let write = |name: &str, b: &[u8]| saev_io::write_atomic(&dir.join(name), b);
     write("open_clip_model.safetensors", &bytes)?;
     write(
         "open_clip_config.json",

@@ -17,7 +17,8 @@ pub enum SaeCmd {
         #[arg(long)]
         to: PathBuf,
     },
-    /// Print an SAE checkpoint's config and shapes as JSON (.safetensors or saev's .pt).
+    /// Print an SAE checkpoint's config, shapes, training step and the first
+    /// parameter holding NaN or inf (`non_finite`, null if none) as JSON.
     Inspect { ckpt: PathBuf },
 }
 
@@ -37,9 +38,14 @@ impl SaeCmd {
             }
             SaeCmd::Inspect { ckpt } => {
                 let sae = Sae::load_any(&ckpt)?;
+                let step = match ckpt.extension().is_some_and(|e| e == "pt") {
+                    true => None,
+                    false => Sae::saved_step(&ckpt)?,
+                };
                 let summary = serde_json::json!({
                     "cfg": sae.cfg, "d_sae": sae.d_sae(), "threshold": sae.threshold,
                     "W_enc": [sae.d_vit(), sae.d_sae()], "W_dec": [sae.d_sae(), sae.d_vit()],
+                    "step": step, "non_finite": sae.non_finite(),
                 });
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             }

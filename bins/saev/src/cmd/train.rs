@@ -208,19 +208,21 @@ impl TrainArgs {
         for o in &outcome.runs {
             let dir = o.run.dir.display();
             match &o.status {
-                RunStatus::Finished(m) => println!(
-                    "{}: {dir} (explained variance {:.4}, L0 {:.1})",
-                    o.run.id, m.explained_variance, m.l0
-                ),
+                RunStatus::Finished(m) => {
+                    println!(
+                        "{}: {dir} (explained variance {:.4}, L0 {:.1})",
+                        o.run.id, m.explained_variance, m.l0
+                    );
+                    for w in &o.warnings {
+                        eprintln!("warning: run {}: {w}", o.run.id);
+                    }
+                }
                 RunStatus::Stopped { step } => {
                     println!("stopped at step {step} (--stop-after): {dir}")
                 }
                 RunStatus::Diverged(why) => {
                     diverged += 1;
-                    eprintln!(
-                        "run {} diverged: {why} ({dir}; its last good checkpoint is kept)",
-                        o.run.id
-                    );
+                    eprintln!("run {} diverged: {why} ({dir})", o.run.id);
                 }
             }
         }
