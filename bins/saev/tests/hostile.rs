@@ -545,3 +545,116 @@ fn a_kill_at_random_moments_resumes_to_the_uninterrupted_result() {
     }
     assert!(n_cut >= 2, "only {n_cut} of 4 kills landed before the end");
 }
+
+#[test]
+fn a_store_whose_metadata_disagrees_with_its_record_and_files_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("shards");
+    let synth = strings(&[
+        "shards",
+        "synth",
+        "--dump-to",
+        dump.to_str().unwrap(),
+        "--n-imgs",
+        "100",
+        "--d-vit",
+        "8",
+        "--n-patches-per-img",
+        "0",
+        "--n-patches-per-shard",
+        "2",
+    ]);
+    assert!(saev_in(tmp.path(), &synth).status.success());
+    let root = std::fs::read_dir(&dump)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let md_path = root.join("metadata.json");
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    std::fs::write(&md_path, md.replace("\"n_imgs\": 100", "\"n_imgs\": 1000")).unwrap();
+    // 45 of 50 shard files gone as well.
+    for i in 5..50 {
+        std::fs::remove_file(root.join(format!("acts{i:06}.bin"))).unwrap();
+    }
+    let root_s = root.to_str().unwrap();
+    for args in [
+        strings(&["shards", "verify", root_s]),
+        strings(&["shards", "inspect", root_s]),
+        with_flag(
+            &train_args(root_s, &tmp.path().join("ck")),
+            "--n-patches",
+            "100",
+        ),
+    ] {
+        let out = saev_in(tmp.path(), &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "saev {}: {err}", args.join(" "));
+        assert!(
+            err.contains("store of 100 images") && err.contains("says 1000 images"),
+            "saev {}: {err}",
+            args.join(" ")
+        );
+    }
+}
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Set the first value of tensor `name` of a safetensors file to NaN.
+fn poison(path: &Path, name: &str) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let start = header[name]["data_offsets"][0].as_u64().unwrap() as usize + 8 + n;
+    bytes[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn weights_holding_nan_are_refused_before_anything_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tower = tmp.path().join("tower");
+    std::fs::create_dir(&tower).unwrap();
+    let fixture = repo().join("fixtures/clip/tiny-openclip");
+    for f in ["open_clip_config.json", "open_clip_model.safetensors"] {
+        std::fs::copy(fixture.join(f), tower.join(f)).unwrap();
+    }
+    let tensor = "visual.transformer.resblocks.0.attn.in_proj_weight";
+    poison(&tower.join("open_clip_model.safetensors"), tensor);
+    let imgs = tmp.path().join("imgs/a");
+    std::fs::create_dir_all(&imgs).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/clip/images/square.png"),
+        imgs.join("x.png"),
+    )
+    .unwrap();
+    let shards = tmp.path().join("shards");
+    let args = strings(&[
+        "activations",
+        "--model-ckpt",
+        tower.to_str().unwrap(),
+        "--d-vit",
+        "64",
+        "--n-patches-per-img",
+        "4",
+        "--dump-to",
+        shards.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "data:image-folder-dataset",
+        "--data.root",
+        tmp.path().join("imgs").to_str().unwrap(),
+    ]);
+    let out = saev_in(tmp.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("NaN or infinite") && err.contains(tensor),
+        "{err}"
+    );
+    let written = shards.exists() && std::fs::read_dir(&shards).unwrap().count() > 0;
+    assert!(!written, "a store was started: {err}");
+}

@@ -13,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::metadata::Layout;
 
 /// The sidecar's file name inside a store.
 pub const PROGRESS_FILE: &str = "saev-rs.json";
@@ -82,6 +83,52 @@ impl Progress {
             });
         }
         Ok(Some(progress))
+    }
+
+    /// The record must describe the store `metadata.json` describes: the
+    /// same number of images, shards filled in order to the layout's sizes.
+    /// Any disagreement is an error naming both numbers (a store whose
+    /// metadata was edited, or whose record belongs to another store).
+    pub(crate) fn check_against(&self, root: &Path, layout: &Layout) -> Result<()> {
+        let bad = |why: String| Error::BadMetadata {
+            path: root.join(PROGRESS_FILE),
+            why,
+        };
+        if self.n_imgs != layout.n_imgs {
+            return Err(bad(format!(
+                "records a store of {} images ({} written), but metadata.json says {} images",
+                self.n_imgs, self.n_imgs_written, layout.n_imgs
+            )));
+        }
+        if self.n_imgs_written > layout.n_imgs {
+            return Err(bad(format!(
+                "records {} images written, more than the {} metadata.json says",
+                self.n_imgs_written, layout.n_imgs
+            )));
+        }
+        let full = layout.n_imgs_per_shard;
+        for (i, shard) in self.shards.iter().enumerate() {
+            let last = i + 1 == self.shards.len();
+            let expected = crate::metadata::shard_file_name(i);
+            if shard.file != expected {
+                return Err(bad(format!(
+                    "shard {i} is named {:?}, not {expected:?}",
+                    shard.file
+                )));
+            }
+            let ok = if last {
+                shard.n_imgs <= full
+            } else {
+                shard.n_imgs == full
+            };
+            if !ok {
+                return Err(bad(format!(
+                    "{} holds {} images, but metadata.json puts {full} in each shard",
+                    shard.file, shard.n_imgs
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn save(&self, root: &Path, durable: bool) -> Result<()> {

@@ -81,6 +81,9 @@ impl Store {
         let md = Metadata::load(&root)?;
         let layout = md.layout().expect("checked by Metadata::load");
         let progress = Progress::load(&root)?;
+        if let Some(p) = &progress {
+            p.check_against(&root, &layout)?;
+        }
         // An unfinished recording has only the shards it has reached.
         let n_shards = progress
             .as_ref()

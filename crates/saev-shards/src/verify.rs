@@ -198,6 +198,9 @@ pub fn inspect(root: &Path) -> Result<InspectReport> {
     let md = Metadata::load(&root)?;
     let layout = md.layout().expect("checked by load");
     let progress = crate::progress::Progress::load(&root)?;
+    if let Some(p) = &progress {
+        p.check_against(&root, &layout)?;
+    }
     let (mut bytes, mut allocated) = (0, 0);
     for shard in 0..layout.n_shards() {
         if let Ok(meta) = std::fs::metadata(root.join(shard_file_name(shard))) {

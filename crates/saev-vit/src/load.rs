@@ -74,6 +74,25 @@ fn list(what: &str, names: &[String]) -> String {
     }
 }
 
+/// Refuse weights holding NaN or infinities (a damaged download would
+/// otherwise record a store of NaN), naming the tensors.
+pub fn check_finite(tensors: &BTreeMap<String, Raw>, path: &Path) -> Result<(), LoadError> {
+    let bad: Vec<String> = tensors
+        .iter()
+        .filter_map(|(name, raw)| {
+            let n = raw.data.iter().filter(|x| !x.is_finite()).count();
+            (n > 0).then(|| format!("{name} ({n} of {})", raw.data.len()))
+        })
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(LoadError::File {
+        path: path.to_path_buf(),
+        why: format!("tensors holding NaN or infinite values: {}", bad.join(", ")),
+    })
+}
+
 /// Every tensor of a safetensors or PyTorch file, as f32.
 pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Raw>, LoadError> {
     let bad = |why: String| LoadError::File {

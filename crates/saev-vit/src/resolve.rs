@@ -136,7 +136,9 @@ pub fn load_pretrained<B: Backend>(
     files: &ModelFiles,
     device: &B::Device,
 ) -> Result<VisionTransformer<B>, LoadError> {
-    let tensors = load::to_open_clip_names(load::read_tensors(&files.weights)?);
+    let tensors = load::read_tensors(&files.weights)?;
+    load::check_finite(&tensors, &files.weights)?;
+    let tensors = load::to_open_clip_names(tensors);
     let config = match &files.config {
         Some(path) => {
             let bad = |why: String| LoadError::File {
