@@ -658,3 +658,31 @@ fn weights_holding_nan_are_refused_before_anything_is_recorded() {
     let written = shards.exists() && std::fs::read_dir(&shards).unwrap().count() > 0;
     assert!(!written, "a store was started: {err}");
 }
+
+#[test]
+fn train_verify_catches_a_changed_finite_value_that_training_alone_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tiny_store(tmp.path());
+    let shard = Path::new(&store).join("acts000000.bin");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    bytes[40..44].copy_from_slice(&123.5f32.to_le_bytes());
+    std::fs::write(&shard, bytes).unwrap();
+    let ckpt = tmp.path().join("verified");
+    let mut args = train_args(&store, &ckpt);
+    args.push("--verify".into());
+    let out = saev_in(tmp.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("checksum mismatch") && err.contains("nothing trained"),
+        "{err}"
+    );
+    assert!(!ckpt.exists());
+    // Without --verify the changed value goes unnoticed (as docs/sae.md says).
+    let out = saev_in(tmp.path(), &train_args(&store, &tmp.path().join("plain")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -130,25 +130,67 @@ impl Split {
         )
     }
 
-    /// Fail unless every target is a class of a `c`-class probe whose class
-    /// names (when it has them) are this split's.
+    /// Fail unless the probe predicts exactly this split's classes: as many
+    /// (`c`), and under the same names in the same order when the probe
+    /// records names. The error says which classes differ.
     pub fn check_probe_classes(&self, c: usize, probe_classes: &[String]) -> anyhow::Result<()> {
+        let store = self.store.display();
         if let Some(&y) = self.y_N.iter().find(|&&y| y as usize >= c) {
             anyhow::bail!(
-                "{} has {} classes (label {y} found) but the probe predicts {c}",
-                self.store.display(),
+                "{store} has {} classes (label {y} found) but the probe predicts {c}",
                 self.classes.len()
             );
         }
-        if !probe_classes.is_empty() && probe_classes != self.classes.as_slice() {
-            anyhow::bail!(
-                "{}: its classes differ from the probe's ({} vs {}; first of the split's: {:?})",
-                self.store.display(),
-                self.classes.len(),
-                probe_classes.len(),
-                self.classes.iter().take(3).collect::<Vec<_>>()
-            );
+        if probe_classes.is_empty() || probe_classes == self.classes.as_slice() {
+            if c != self.classes.len() && !self.classes.is_empty() {
+                anyhow::bail!(
+                    "{store} has {} classes but the probe predicts {c} (a probe trained on other classes?)",
+                    self.classes.len()
+                );
+            }
+            return Ok(());
         }
-        Ok(())
+        anyhow::bail!(
+            "{store}: its {} classes differ from the probe's {}: {}",
+            self.classes.len(),
+            probe_classes.len(),
+            class_differences(&self.classes, probe_classes)
+        )
     }
+}
+
+/// What differs between the data's classes and the probe's, in words:
+/// classes only one side has, or the same names in another order.
+fn class_differences(data: &[String], probe: &[String]) -> String {
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        a.iter().filter(|c| !b.contains(c)).cloned().collect()
+    };
+    let show = |v: &[String]| {
+        let mut s: Vec<String> = v.iter().take(5).map(|c| format!("{c:?}")).collect();
+        if v.len() > 5 {
+            s.push(format!("and {} more", v.len() - 5));
+        }
+        s.join(", ")
+    };
+    let (data_only, probe_only) = (only(data, probe), only(probe, data));
+    let mut parts = Vec::new();
+    if !probe_only.is_empty() {
+        parts.push(format!("only the probe has {}", show(&probe_only)));
+    }
+    if !data_only.is_empty() {
+        parts.push(format!("only the data has {}", show(&data_only)));
+    }
+    if parts.is_empty() {
+        let i = data
+            .iter()
+            .zip(probe)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        parts.push(format!(
+            "the same names in another order (class {i} is {:?} in the data, {:?} in the probe)",
+            data.get(i).map_or("", |s| s.as_str()),
+            probe.get(i).map_or("", |s| s.as_str())
+        ));
+    }
+    parts.join("; ")
 }

@@ -98,5 +98,22 @@ fn labels_beyond_the_probe_are_an_error_not_a_panic() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("differ from the probe's"), "{e}");
+    assert!(
+        e.contains(r#"only the probe has "z""#) && e.contains(r#"only the data has "c""#),
+        "{e}"
+    );
+    // An extra class, with names or without.
+    let four: Vec<String> = ["a", "b", "c", "d"].map(String::from).into();
+    let e = s.check_probe_classes(4, &four).unwrap_err().to_string();
+    assert!(e.contains(r#"only the probe has "d""#), "{e}");
+    let e = s.check_probe_classes(4, &[]).unwrap_err().to_string();
+    assert!(e.contains("has 3 classes but the probe predicts 4"), "{e}");
+    // Renamed by order only.
+    let swapped: Vec<String> = ["b", "a", "c"].map(String::from).into();
+    let e = s.check_probe_classes(3, &swapped).unwrap_err().to_string();
+    assert!(
+        e.contains(r#"class 0 is "a" in the data, "b" in the probe"#),
+        "{e}"
+    );
     assert!(s.check_probe_classes(3, &s.classes).is_ok());
 }

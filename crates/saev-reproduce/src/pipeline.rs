@@ -464,6 +464,8 @@ fn train_saes(ctx: &Ctx, st: &mut Stages, rec: &RecordOut) -> anyhow::Result<Tra
             let opts = TrainOptions {
                 cuda: ctx.cfg.cuda,
                 stop_after: None,
+                // The stores were recorded and checked by this run.
+                verify_shards: false,
             };
             let outcome = train_sweep(&runs, &opts)?;
             let finished: Vec<_> = outcome.finished().collect();

@@ -28,6 +28,12 @@ pub struct TrainOptions {
     pub cuda: bool,
     /// Stop after this many steps as if interrupted (for testing resume).
     pub stop_after: Option<u64>,
+    /// Check each store's shard checksums (`saev shards verify`) before
+    /// training on it: a full read of the store. Without it, training still
+    /// refuses missing or short shard files, a progress record that
+    /// disagrees with `metadata.json`, and NaN or infinite values in the
+    /// rows it reads; it cannot see finite values changed on disk.
+    pub verify_shards: bool,
 }
 
 /// How a run ended.
@@ -150,6 +156,27 @@ fn check_fits(group: &Group, ds: &Dataset) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn verify_store(root: &std::path::Path) -> anyhow::Result<()> {
+    let progress = saev_io::Progress::bytes("verify", 0);
+    let report = saev_shards::verify_with(root, |done, total| {
+        progress.set_length(total);
+        progress.set_position(done);
+    })?;
+    progress.finish();
+    if !report.ok() {
+        anyhow::bail!(
+            "{} failed verification, nothing trained:\n  {}",
+            report.root.display(),
+            report.problems.join("\n  ")
+        );
+    }
+    for w in &report.warnings {
+        tracing::warn!("{}: {w}", report.root.display());
+    }
+    tracing::info!("{}: checksums and values verified", report.root.display());
+    Ok(())
+}
+
 /// What a run's directory says about it.
 enum Found {
     Ended(RunStatus, Vec<String>),
@@ -210,6 +237,9 @@ fn inspect(run: &RunConfig) -> anyhow::Result<Found> {
 /// Train one group (runs sharing a stream), each run from where it stopped.
 fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutcome>> {
     let first = &group[0];
+    if opts.verify_shards {
+        verify_store(&first.data.shard_root)?;
+    }
     let ds = Arc::new(Dataset::open(first.data.clone())?);
     check_fits(group, &ds)?;
     let norm = ds.normalization();

@@ -37,6 +37,12 @@ pub fn serve(
         .enable_all()
         .build()
         .map_err(|e| Error::Config(e.to_string()))?;
+    let app = with_error_pages(app);
+    if !is_loopback(host) {
+        tracing::warn!(
+            "serving on {host}: the page is reachable from other machines on the network, with no login"
+        );
+    }
     rt.block_on(async move {
         let addr = format!("{host}:{port}");
         let listener = tokio::net::TcpListener::bind(&addr)
@@ -53,6 +59,35 @@ pub fn serve(
     })
 }
 
+/// Unknown paths and wrong methods answer with one line saying so (axum's
+/// defaults are empty bodies).
+pub fn with_error_pages(app: axum::Router) -> axum::Router {
+    use axum::http::{Method, StatusCode, Uri};
+    app.fallback(|uri: Uri| async move {
+        let msg = format!(
+            "404 not found: {} (the pages are / and /api/...)\n",
+            uri.path()
+        );
+        (StatusCode::NOT_FOUND, msg)
+    })
+    .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+        let msg = format!(
+            "405 method not allowed: {method} {} (use GET)\n",
+            uri.path()
+        );
+        (StatusCode::METHOD_NOT_ALLOWED, msg)
+    })
+}
+
+/// Whether `host` only accepts connections from this machine.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A JSON error response.
 pub(crate) fn error(
     status: axum::http::StatusCode,
@@ -60,4 +95,56 @@ pub(crate) fn error(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     (status, axum::Json(serde_json::json!({"error": msg.into()}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn request(addr: SocketAddr, method: &str, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn unknown_paths_and_wrong_methods_answer_with_a_line_saying_so() {
+        let app = axum::Router::new().route("/api/meta", axum::routing::get(|| async { "ok" }));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move { axum::serve(listener, with_error_pages(app)).await });
+        let missing = request(addr, "GET", "/nope");
+        assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+        assert!(
+            missing.ends_with("404 not found: /nope (the pages are / and /api/...)\n"),
+            "{missing}"
+        );
+        let post = request(addr, "POST", "/api/meta");
+        assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+        assert!(
+            post.ends_with("405 method not allowed: POST /api/meta (use GET)\n"),
+            "{post}"
+        );
+        assert!(request(addr, "GET", "/api/meta").ends_with("ok"));
+    }
+
+    #[test]
+    fn only_loopback_hosts_count_as_local() {
+        for host in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["0.0.0.0", "::", "192.168.1.4", "example.org"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
 }

@@ -100,6 +100,10 @@ pub struct TrainArgs {
     /// where it can); each trains exactly as in the whole sweep.
     #[arg(long, value_name = "I/N", value_parser = parse_part)]
     part: Option<(usize, usize)>,
+    /// Check every shard's checksum and values before training (a full read
+    /// of the store; see docs/sae.md for what training detects without it).
+    #[arg(long)]
+    verify: bool,
     /// Stop after this many steps as if interrupted (for testing resume).
     #[arg(long = "stop-after", hide = true, value_parser = crate::numbers::at_least_one::<u64>)]
     stop_after: Option<u64>,
@@ -200,6 +204,7 @@ impl TrainArgs {
         let opts = TrainOptions {
             cuda: self.device.available() == crate::cmd::device::Device::Cuda,
             stop_after: self.stop_after,
+            verify_shards: self.verify,
         };
         let groups = saev_train::group_runs(&runs).len();
         println!("{} SAEs in {groups} group(s)", runs.len());
