@@ -331,7 +331,7 @@ fn a_diverging_run_keeps_its_last_finite_checkpoint_and_exits_non_zero() {
         .and_then(|s| s.split_whitespace().next())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no kept step in {why:?}"));
-    assert!(kept > 0 && kept % 20 == 0, "{why}");
+    assert!(kept > 0 && kept.is_multiple_of(20), "{why}");
     // Both files hold that finite step; resuming reports the run as it ended.
     for f in ["sae.safetensors", "checkpoint.safetensors"] {
         let summary = inspect(&run.join(f));

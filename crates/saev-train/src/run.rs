@@ -138,7 +138,7 @@ impl RunConfig {
         positive("lr", train.lr)?;
         at_least_zero("sae.sparsity_coeff", sae.sparsity_coeff)?;
         let clamp = self.data.clamp;
-        if !(clamp > 0.0) {
+        if clamp.is_nan() || clamp <= 0.0 {
             return Err(format!(
                 "data.clamp must be above 0 (inf for none), not {clamp}"
             ));
