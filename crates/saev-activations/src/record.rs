@@ -38,6 +38,9 @@ pub struct RecordConfig {
     pub cls_token: bool,
     pub n_patches_per_shard: u64,
     pub seed: i64,
+    /// Record only this part of the store (whole shards; see
+    /// [`saev_shards::parts`]); `None` records all of it.
+    pub part: Option<saev_shards::Part>,
 }
 
 /// Progress after each batch.
@@ -140,8 +143,9 @@ pub fn record<B: Backend>(
     let vit: VisionTransformer<B> = load_pretrained(&files, device)?;
     let blocks = check_model(cfg, &vit)?;
 
+    let md = cfg.metadata(n_imgs);
     let mut writer =
-        ShardWriter::create(&cfg.dump_to, cfg.metadata(n_imgs), WriterOptions::default())?;
+        ShardWriter::create_part(&cfg.dump_to, md, cfg.part, WriterOptions::default())?;
     let root = writer.root().to_path_buf();
     let labels = Labels {
         classes: images.classes.clone(),
@@ -150,7 +154,9 @@ pub fn record<B: Backend>(
     };
     labels.save(&root)?;
     let resumed_at = writer.n_written();
-    tracing::info!(root = %root.display(), n_imgs, resumed_at, "recording");
+    let (first, end) = (writer.next_image() as usize, writer.images().end as usize);
+    let part_len = writer.images().end - writer.images().start;
+    tracing::info!(root = %root.display(), n_imgs = part_len, resumed_at, "recording");
 
     let transform = ClipTransform {
         size: vit.config.image_size,
@@ -167,25 +173,28 @@ pub fn record<B: Backend>(
             .expect("decode thread pool");
         let side = transform.size;
         let per_img = 3 * side * side;
-        let mut start = resumed_at as usize;
-        while start < images.len() {
-            let end = (start + batch_size).min(images.len());
-            let mut pixels = vec![0.0f32; (end - start) * per_img];
+        let mut start = first;
+        while start < end {
+            // Batches on the one-go run's grid (multiples of the batch
+            // size), so a part computes each image in the batch a
+            // one-machine recording would.
+            let stop = ((start / batch_size + 1) * batch_size).min(end);
+            let mut pixels = vec![0.0f32; (stop - start) * per_img];
             let decoded = pool.install(|| {
-                images.decode_batch(start, end, &mut pixels, per_img, |img, out| {
+                images.decode_batch(start, stop, &mut pixels, per_img, |img, out| {
                     transform.apply_into(img, out)
                 })
             });
             let item = decoded.map(|()| PixelBatch {
                 start: start as u64,
-                n: end - start,
+                n: stop - start,
                 pixels,
             });
             let failed = item.is_err();
             if tx.send(item).is_err() || failed {
                 return;
             }
-            start = end;
+            start = stop;
         }
     });
 
@@ -198,7 +207,7 @@ pub fn record<B: Backend>(
     let mut forward_seconds = 0.0;
     for item in rx {
         let batch = item?;
-        debug_assert_eq!(batch.start, writer.n_written());
+        debug_assert_eq!(batch.start, writer.next_image());
         let t0 = Instant::now();
         let x = Tensor::<B, 4>::from_data(
             TensorData::new(batch.pixels, [batch.n, 3, side, side]),
@@ -233,7 +242,7 @@ pub fn record<B: Backend>(
         writer.append(&acts_BLTD)?;
         on_progress(Progress {
             done: writer.n_written(),
-            total: n_imgs,
+            total: part_len,
         });
     }
     let _ = producer.join();
@@ -241,7 +250,7 @@ pub fn record<B: Backend>(
     writer.finish()?;
     Ok(Summary {
         root,
-        n_imgs,
+        n_imgs: part_len,
         resumed_at,
         recorded,
         seconds: started.elapsed().as_secs_f64(),

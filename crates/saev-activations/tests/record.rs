@@ -55,6 +55,7 @@ fn config(root: &Path, dump_to: &Path, n_patches: usize) -> RecordConfig {
         cls_token: true,
         n_patches_per_shard: 197 * 2 * 4, // 4 images per shard when recording patches
         seed: 42,
+        part: None,
     }
 }
 

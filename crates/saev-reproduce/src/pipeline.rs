@@ -164,6 +164,7 @@ impl Ctx<'_> {
             cls_token: true,
             n_patches_per_shard: 2_400_000,
             seed: 42,
+            part: None,
         }
     }
 
@@ -463,6 +464,7 @@ fn train_saes(ctx: &Ctx, st: &mut Stages, rec: &RecordOut) -> anyhow::Result<Tra
             let runs = assign_ids(runs, &ckpts, IdScheme::FromConfig);
             let opts = TrainOptions {
                 cuda: ctx.cfg.cuda,
+                cuda_index: 0,
                 stop_after: None,
                 // The stores were recorded and checked by this run.
                 verify_shards: false,

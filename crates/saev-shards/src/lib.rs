@@ -44,6 +44,7 @@ mod labels;
 pub mod loader;
 mod metadata;
 pub mod normalize;
+pub mod parts;
 mod progress;
 mod pyjson;
 mod serde_impls;
@@ -59,6 +60,7 @@ pub use kernels::all_finite;
 pub use labels::{Labels, LABELS_FILE};
 pub use metadata::{python_repr, shard_file_name, Layout, Metadata, METADATA_FILE};
 pub use normalize::{Normalization, Scale};
+pub use parts::{Part, PartStatus};
 pub use progress::{Progress, ShardRecord, PROGRESS_FILE};
 pub use store::{resolve_root, Store};
 pub use verify::{

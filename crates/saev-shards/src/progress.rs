@@ -57,7 +57,12 @@ impl Progress {
 
     /// Read `<root>/saev-rs.json`; `None` when the store has none (saev wrote it).
     pub fn load(root: &Path) -> Result<Option<Self>> {
-        let path = root.join(PROGRESS_FILE);
+        Self::load_file(&root.join(PROGRESS_FILE))
+    }
+
+    /// Read a record (the store's, or a part's); `None` when absent.
+    pub fn load_file(path: &Path) -> Result<Option<Self>> {
+        let path = path.to_path_buf();
         if !path.exists() {
             return Ok(None);
         }
@@ -132,8 +137,12 @@ impl Progress {
     }
 
     pub(crate) fn save(&self, root: &Path, durable: bool) -> Result<()> {
+        self.save_as(&root.join(PROGRESS_FILE), durable)
+    }
+
+    pub(crate) fn save_as(&self, path: &Path, durable: bool) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("progress serializes");
-        write_atomic(&root.join(PROGRESS_FILE), text.as_bytes(), durable)
+        write_atomic(path, text.as_bytes(), durable)
     }
 }
 

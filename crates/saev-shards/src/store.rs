@@ -83,6 +83,11 @@ impl Store {
         let progress = Progress::load(&root)?;
         if let Some(p) = &progress {
             p.check_against(&root, &layout)?;
+        } else if let Some(parts) = crate::parts::statuses(&root, &layout)? {
+            return Err(Error::NotAStore {
+                path: root,
+                why: crate::parts::describe_unfinished(&parts),
+            });
         }
         // An unfinished recording has only the shards it has reached.
         let n_shards = progress

@@ -188,6 +188,8 @@ pub struct InspectReport {
     pub bytes: u64,
     pub allocated_bytes: u64,
     pub complete: Option<bool>,
+    /// Each part's state, for a store recorded in parts (`--part I/N`).
+    pub parts: Option<Vec<crate::parts::PartStatus>>,
     pub n_imgs_written: Option<u64>,
     pub views: Vec<ViewSummary>,
 }
@@ -220,6 +222,7 @@ pub fn inspect(root: &Path) -> Result<InspectReport> {
         bytes,
         allocated_bytes: allocated,
         complete: progress.as_ref().map(|p| p.is_complete()),
+        parts: crate::parts::statuses(&root, &layout)?,
         n_imgs_written: progress.as_ref().map(|p| p.n_imgs_written),
         views: View::available(&md)
             .into_iter()

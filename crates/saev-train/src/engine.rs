@@ -12,13 +12,13 @@ pub(crate) enum Engine {
 
 impl Engine {
     /// On CUDA when asked and built with it, else on the CPU.
-    pub(crate) fn new(t: Trainer, cuda: bool) -> Self {
+    pub(crate) fn new(t: Trainer, cuda: bool, index: usize) -> Self {
         #[cfg(feature = "cuda")]
         if cuda {
-            let device = burn::backend::cuda::CudaDevice::default();
+            let device = burn::backend::cuda::CudaDevice { index };
             return Engine::Cuda(Box::new(saev_sae::BurnTrainer::from_trainer(&t, &device)));
         }
-        let _ = cuda;
+        let _ = (cuda, index);
         Engine::Cpu(Box::new(t))
     }
 

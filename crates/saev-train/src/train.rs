@@ -26,6 +26,8 @@ pub const CHECKPOINT: &str = "checkpoint.safetensors";
 pub struct TrainOptions {
     /// Steps on CUDA (needs the `cuda` feature; else the CPU is used).
     pub cuda: bool,
+    /// Which GPU, with `cuda`.
+    pub cuda_index: usize,
     /// Stop after this many steps as if interrupted (for testing resume).
     pub stop_after: Option<u64>,
     /// Check each store's shard checksums (`saev shards verify`) before
@@ -287,7 +289,7 @@ fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutc
             run: run.clone(),
             saved,
             step: trainer.step,
-            engine: Some(Engine::new(trainer, opts.cuda)),
+            engine: Some(Engine::new(trainer, opts.cuda, opts.cuda_index)),
             metrics,
         });
     }

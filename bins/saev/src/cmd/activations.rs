@@ -46,8 +46,14 @@ pub struct ActivationsArgs {
     n_patches_per_shard: u64,
     #[arg(long, default_value_t = 42)]
     seed: i64,
+    /// cpu, cuda or cuda:I (GPU I: parts started by hand take one each).
     #[arg(long, default_value = "cuda")]
     device: Device,
+    /// Record only part I (0-based) of N: a contiguous range of whole
+    /// shards, into the same store; once every part has finished, the store
+    /// is the one a single run writes. Parts resume on their own.
+    #[arg(long, value_name = "I/N", value_parser = saev_shards::Part::parse)]
+    part: Option<saev_shards::Part>,
     /// Accepted for saev compatibility; saev-rs never downloads weights.
     #[arg(long, hide = true)]
     ssl: bool,
@@ -105,6 +111,7 @@ impl ActivationsArgs {
             cls_token: self.cls_token,
             n_patches_per_shard: self.n_patches_per_shard,
             seed: self.seed,
+            part: self.part,
         };
         let bar = saev_io::Progress::new("recording", 0, "images");
         let on_progress = |p: saev_activations::Progress| {

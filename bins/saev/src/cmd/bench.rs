@@ -108,7 +108,7 @@ impl Bench {
                 });
                 let out = json!({
                     "config": args.config, "batch_size": b, "until_block": until,
-                    "device": format!("{device:?}").to_lowercase(),
+                    "device": device.to_string(),
                     "threads": saev_io::sys::threads(), "batches": batches,
                     "images_per_s": images_per_s,
                 });

@@ -1,17 +1,54 @@
-//! `--device cpu|cuda` and running generic code on the chosen burn backend.
+//! `--device cpu|cuda|cuda:I` and running generic code on the chosen burn backend.
 
-/// The compute device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// The compute device: the CPU, or CUDA GPU `I` (`cuda` is `cuda:0`; parts
+/// started by hand on one machine take one GPU each, `--device cuda:I`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
     Cpu,
-    Cuda,
+    Cuda(usize),
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?}: use cpu, cuda or cuda:I (a GPU index)");
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            _ => {
+                let i = s.strip_prefix("cuda:").ok_or_else(bad)?;
+                i.parse().map(Device::Cuda).map_err(|_| bad())
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
 }
 
 impl Device {
+    pub fn is_cuda(self) -> bool {
+        matches!(self, Device::Cuda(_))
+    }
+
+    /// The GPU index (0 on the CPU).
+    pub fn index(self) -> usize {
+        match self {
+            Device::Cuda(i) => i,
+            Device::Cpu => 0,
+        }
+    }
+
     /// The device to use: CUDA falls back to the CPU (with a warning) when
     /// this build has no CUDA support, as saev falls back when no GPU is found.
     pub fn available(self) -> Self {
-        if self == Device::Cuda && !cfg!(feature = "cuda") {
+        if self.is_cuda() && !cfg!(feature = "cuda") {
             tracing::warn!(
                 "this saev was built without CUDA (cargo build --features cuda); using the CPU"
             );
@@ -23,7 +60,7 @@ impl Device {
     pub fn default_vit_batch_size(self) -> usize {
         match self {
             Device::Cpu => 32,
-            Device::Cuda => 1024,
+            Device::Cuda(_) => 1024,
         }
     }
 }
@@ -35,9 +72,9 @@ macro_rules! with_backend {
     ($device:expr, $B:ident, |$dev:ident| $body:expr) => {{
         match $device {
             #[cfg(feature = "cuda")]
-            $crate::cmd::device::Device::Cuda => {
+            $crate::cmd::device::Device::Cuda(index) => {
                 type $B = burn::backend::Cuda;
-                let $dev = burn::backend::cuda::CudaDevice::default();
+                let $dev = burn::backend::cuda::CudaDevice { index };
                 $body
             }
             _ => {

@@ -30,7 +30,7 @@ pub struct ReproduceArgs {
     /// Where everything goes (default ./reproduce, or ./demo for the demo).
     #[arg(long)]
     out: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "cpu")]
+    #[arg(long, default_value = "cpu")]
     device: Device,
     /// The demo at its smallest (the end-to-end test's size).
     #[arg(long)]
@@ -71,7 +71,7 @@ impl ReproduceArgs {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(default_out)),
             real,
-            cuda: self.device.available() == Device::Cuda,
+            cuda: self.device.available().is_cuda(),
             quick: self.quick,
             sweep: self.sweep.clone(),
             n_patches: self.n_patches,

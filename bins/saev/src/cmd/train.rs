@@ -88,7 +88,7 @@ pub struct TrainArgs {
     tag: String,
     /// cuda (burn's CUDA backend; needs a build with --features cuda, else
     /// falls back to the CPU with a warning) or cpu (the fast gemm step).
-    #[arg(long, value_enum, default_value = "cuda")]
+    #[arg(long, default_value = "cuda")]
     device: crate::cmd::device::Device,
     /// Write checkpoints (weights and optimizer state) every this many steps.
     #[arg(long = "ckpt-every", default_value_t = 1000, value_parser = crate::numbers::at_least_one::<u64>)]
@@ -202,7 +202,8 @@ impl TrainArgs {
             run.validate()?;
         }
         let opts = TrainOptions {
-            cuda: self.device.available() == crate::cmd::device::Device::Cuda,
+            cuda: self.device.available().is_cuda(),
+            cuda_index: self.device.index(),
             stop_after: self.stop_after,
             verify_shards: self.verify,
         };
