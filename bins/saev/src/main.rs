@@ -11,6 +11,7 @@ mod numbers;
 mod pipe;
 mod pyargs;
 mod seed_files;
+mod slurm_args;
 
 #[derive(Parser)]
 #[command(

@@ -2,29 +2,13 @@
 //! and NaN, kills at every rename of a checkpoint write, and bad numbers in
 //! weights, stores and sweeps. Nothing may panic; nothing written may be lost.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-fn saev_in(dir: &Path, args: &[String]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_saev"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(120) {
-            child.kill().unwrap();
-            panic!("saev {} ran for over 2 minutes", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
-}
+use common::{repo, saev_in, strings, tiny_store, with_flag};
 
 /// Where nothing can be read or created, even by root.
 const MISSING: &str = "/dev/null/missing";
@@ -115,32 +99,6 @@ fn every_numeric_flag_at_0_minus_1_and_nan_fails_cleanly_without_a_panic() {
     );
 }
 
-/// A 600-image [CLS] store of 8-dim activations.
-fn tiny_store(dir: &Path) -> String {
-    let store = dir.join("shards");
-    let args: Vec<String> = [
-        "shards",
-        "synth",
-        "--dump-to",
-        store.to_str().unwrap(),
-        "--n-imgs",
-        "600",
-        "--n-patches-per-img",
-        "0",
-        "--d-vit",
-        "8",
-    ]
-    .map(String::from)
-    .into();
-    assert!(saev_in(dir, &args).status.success());
-    let hash = std::fs::read_dir(&store).unwrap().next().unwrap().unwrap();
-    hash.path().to_str().unwrap().to_string()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| s.to_string()).collect()
-}
-
 /// `saev train` on a real store: valid inputs, so every flag's value reaches
 /// the training code unless refused first.
 fn train_args(store: &str, ckpt: &Path) -> Vec<String> {
@@ -163,22 +121,6 @@ fn train_args(store: &str, ckpt: &Path) -> Vec<String> {
         "--device",
         "cpu",
     ])
-}
-
-/// `args` with `flag value` in place of any `flag` it has.
-fn with_flag(args: &[String], flag: &str, value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == flag {
-            i += 2;
-            continue;
-        }
-        out.push(args[i].clone());
-        i += 1;
-    }
-    out.extend([flag.to_string(), value.to_string()]);
-    out
 }
 
 #[test]
@@ -597,10 +539,6 @@ fn a_store_whose_metadata_disagrees_with_its_record_and_files_is_refused() {
             args.join(" ")
         );
     }
-}
-
-fn repo() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Set the first value of tensor `name` of a safetensors file to NaN.

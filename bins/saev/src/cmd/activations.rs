@@ -52,8 +52,10 @@ pub struct ActivationsArgs {
     /// Record only part I (0-based) of N: a contiguous range of whole
     /// shards, into the same store; once every part has finished, the store
     /// is the one a single run writes. Parts resume on their own.
-    #[arg(long, value_name = "I/N", value_parser = saev_shards::Part::parse)]
+    #[arg(long, global = true, value_name = "I/N", value_parser = saev_shards::Part::parse)]
     part: Option<saev_shards::Part>,
+    #[command(flatten)]
+    slurm: crate::slurm_args::SlurmArgs,
     /// Accepted for saev compatibility; saev-rs never downloads weights.
     #[arg(long, hide = true)]
     ssl: bool,
@@ -94,6 +96,21 @@ impl ActivationsArgs {
                 "choose the images: `data:image-folder-dataset --data.root DIR` or `data:imagenet-dataset --data.root DIR`"
             ),
         };
+        if self.slurm.submitting() {
+            if self.part.is_some() {
+                anyhow::bail!("give --slurm or --part, not both (each Slurm task gets its --part)");
+            }
+            let dump_to = self.dump_to.clone();
+            let check = move || {
+                let report = saev_shards::verify(&saev_shards::resolve_root(&dump_to)?)?;
+                if !report.ok() {
+                    anyhow::bail!("the store does not verify: {}", report.problems.join("; "));
+                }
+                Ok(())
+            };
+            self.slurm.submit("activations", &self.dump_to, check)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let device = self.device.available();
         let cfg = RecordConfig {
             data,

@@ -98,8 +98,12 @@ pub struct TrainArgs {
     resume: Vec<PathBuf>,
     /// Train only part I (0-based) of N of the sweep's SAEs (whole groups
     /// where it can); each trains exactly as in the whole sweep.
-    #[arg(long, value_name = "I/N", value_parser = parse_part)]
-    part: Option<(usize, usize)>,
+    /// Run ids come from the settings with --part (and --slurm), so a
+    /// part started again finds its runs.
+    #[arg(long, value_name = "I/N", value_parser = saev_shards::Part::parse)]
+    part: Option<saev_shards::Part>,
+    #[command(flatten)]
+    slurm: crate::slurm_args::SlurmArgs,
     /// Check every shard's checksum and values before training (a full read
     /// of the store; see docs/sae.md for what training detects without it).
     #[arg(long)]
@@ -115,17 +119,6 @@ pub struct TrainArgs {
     /// Accepted for saev compatibility (loading uses one background thread).
     #[arg(long = "n-workers", default_value_t = 32, value_parser = crate::numbers::count::<usize>)]
     n_workers: usize,
-}
-
-/// `I/N` with `0 <= I < N`.
-fn parse_part(s: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("{s:?}: give the part as I/N, 0 <= I < N (e.g. 0/4)");
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-    if i >= n {
-        return Err(bad());
-    }
-    Ok((i, n))
 }
 
 impl TrainArgs {
@@ -183,17 +176,21 @@ impl TrainArgs {
             Some(path) => sweep::expand(&crate::seed_files::read_sweep(path)?, path, &defaults)?,
             None => vec![sweep::single(&defaults)],
         };
-        Ok(saev_train::assign_ids(
-            runs,
-            &self.ckpt_path,
-            IdScheme::Random,
-        ))
+        // Parts and Slurm tasks started again must find their runs.
+        let scheme = match self.part.is_some() || self.slurm.submitting() {
+            true => IdScheme::FromConfig,
+            false => IdScheme::Random,
+        };
+        Ok(saev_train::assign_ids(runs, &self.ckpt_path, scheme))
     }
 
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let mut runs = self.runs()?;
-        if let Some((i, n)) = self.part {
-            runs = saev_train::part(&runs, i, n)?;
+        if self.slurm.submitting() {
+            return self.submit(runs);
+        }
+        if let Some(p) = self.part {
+            runs = saev_train::part(&runs, p.index, p.count)?;
         }
         if runs.is_empty() {
             anyhow::bail!("no SAEs to train: the sweep (or --part) selects none");
@@ -235,6 +232,30 @@ impl TrainArgs {
         if diverged > 0 {
             anyhow::bail!("{diverged} of {} SAEs diverged", outcome.runs.len());
         }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `--slurm`: the sweep as an array job, one part per task; with
+    /// `--slurm.wait`, every SAE must have finished.
+    fn submit(&self, runs: Vec<RunConfig>) -> anyhow::Result<ExitCode> {
+        if self.part.is_some() {
+            anyhow::bail!("give --slurm or --part, not both (each Slurm task gets its --part)");
+        }
+        for run in &runs {
+            run.validate()?;
+        }
+        let check = move || {
+            let unfinished: Vec<&str> = runs
+                .iter()
+                .filter(|r| !r.dir.join(saev_train::EvalRecord::FILE).is_file())
+                .map(|r| r.id.as_str())
+                .collect();
+            if !unfinished.is_empty() {
+                anyhow::bail!("SAEs not finished: {}", unfinished.join(", "));
+            }
+            Ok(())
+        };
+        self.slurm.submit("train", &self.ckpt_path, check)?;
         Ok(ExitCode::SUCCESS)
     }
 }

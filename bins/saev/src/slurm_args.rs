@@ -1,0 +1,207 @@
+//! `--slurm` and `--slurm.*`: run a command that works in parts as a Slurm
+//! array job (`saev_slurm`), each task this same command with `--part I/N`.
+
+use std::path::Path;
+
+use clap::Args;
+use saev_slurm::{JobSpec, SlurmConfig};
+
+#[derive(Args, Clone, Debug, Default)]
+pub struct SlurmArgs {
+    /// Submit to Slurm (sbatch) as an array job of --slurm.parts tasks.
+    #[arg(long, global = true)]
+    slurm: bool,
+    /// Tasks (parts of the work) in the array job.
+    #[arg(global = true, long = "slurm.parts", default_value_t = 1, value_parser = crate::numbers::at_least_one::<usize>)]
+    parts: usize,
+    #[arg(global = true, long = "slurm.partition")]
+    partition: Option<String>,
+    #[arg(global = true, long = "slurm.account")]
+    account: Option<String>,
+    /// Time limit per task (e.g. 04:00:00).
+    #[arg(global = true, long = "slurm.time")]
+    time: Option<String>,
+    #[arg(global = true, long = "slurm.gpus-per-task", value_parser = crate::numbers::at_least_one::<u32>)]
+    gpus_per_task: Option<u32>,
+    #[arg(global = true, long = "slurm.cpus-per-task", value_parser = crate::numbers::at_least_one::<u32>)]
+    cpus_per_task: Option<u32>,
+    /// Memory per task (e.g. 64G).
+    #[arg(global = true, long = "slurm.mem")]
+    mem: Option<String>,
+    /// More sbatch options, e.g. "--qos=high --constraint=a100".
+    #[arg(global = true, long = "slurm.extra", allow_hyphen_values = true)]
+    extra: Option<String>,
+    /// Wait for the job; exit 0 only if every task succeeded and the outputs verify.
+    #[arg(global = true, long = "slurm.wait")]
+    wait: bool,
+    /// Write the batch script and submit nothing.
+    #[arg(global = true, long = "slurm.dry-run")]
+    dry_run: bool,
+}
+
+/// The flags that take a value (removed with it from the tasks' command).
+const VALUED: [&str; 8] = [
+    "--slurm.parts",
+    "--slurm.partition",
+    "--slurm.account",
+    "--slurm.time",
+    "--slurm.gpus-per-task",
+    "--slurm.cpus-per-task",
+    "--slurm.mem",
+    "--slurm.extra",
+];
+
+/// `args` without any `--slurm` flag (and the values of those that take one).
+pub fn without_slurm_flags(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_value = false;
+    for a in args {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        if a == "--slurm" || a.starts_with("--slurm.") {
+            skip_value = VALUED.contains(&a.as_str());
+            continue;
+        }
+        out.push(a.clone());
+    }
+    out
+}
+
+impl SlurmArgs {
+    /// Whether to submit rather than run here.
+    pub fn submitting(&self) -> bool {
+        self.slurm || self.dry_run
+    }
+
+    pub fn config(&self) -> SlurmConfig {
+        SlurmConfig {
+            parts: self.parts,
+            partition: self.partition.clone(),
+            account: self.account.clone(),
+            time: self.time.clone(),
+            gpus_per_task: self.gpus_per_task,
+            cpus_per_task: self.cpus_per_task,
+            mem: self.mem.clone(),
+            extra: self
+                .extra
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+            wait: self.wait,
+            dry_run: self.dry_run,
+        }
+    }
+
+    /// Submit this very command (less its `--slurm` flags) as job `name`
+    /// with logs under `<out>/slurm`; with `--slurm.wait`, wait and then
+    /// run `check` on the outputs.
+    pub fn submit(
+        &self,
+        name: &str,
+        out: &Path,
+        check: impl FnOnce() -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let cfg = self.config();
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let exe = std::env::current_exe()?.display().to_string();
+        let cwd = std::env::current_dir()?;
+        let log_dir = match out.is_absolute() {
+            true => out.join("slurm"),
+            false => cwd.join(out).join("slurm"),
+        };
+        let job = JobSpec {
+            name: name.to_string(),
+            command: std::iter::once(exe)
+                .chain(without_slurm_flags(&args))
+                .collect(),
+            log_dir: log_dir.clone(),
+            workdir: cwd,
+            after: Vec::new(),
+        };
+        let sub = saev_slurm::submit(&cfg, &job)?;
+        let Some(id) = sub.job_id else {
+            println!(
+                "batch script: {} (dry run: nothing submitted)",
+                sub.script.display()
+            );
+            return Ok(());
+        };
+        println!(
+            "submitted job {id} ({} task(s)): {}",
+            cfg.parts,
+            sub.script.display()
+        );
+        println!("logs:  {}/{id}_<task>.{{out,err}}", log_dir.display());
+        println!("watch: squeue -j {id}   (afterwards: sacct -j {id})");
+        println!(
+            "a failed or cancelled task: run this same command again; finished parts are kept"
+        );
+        if !cfg.wait {
+            return Ok(());
+        }
+        let results = saev_slurm::wait(&id, cfg.parts, &log_dir)?;
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|r| !r.ok())
+            .map(|r| match r.exit {
+                Some(code) => format!(
+                    "task {} exited {code} (see {}/{id}_{}.err)",
+                    r.task,
+                    log_dir.display(),
+                    r.task
+                ),
+                None => format!(
+                    "task {} did not finish (cancelled, killed or timed out)",
+                    r.task
+                ),
+            })
+            .collect();
+        if !failed.is_empty() {
+            anyhow::bail!(
+                "job {id}: {} of {} task(s) failed:\n  {}",
+                failed.len(),
+                results.len(),
+                failed.join("\n  ")
+            );
+        }
+        check()?;
+        println!(
+            "job {id}: all {} task(s) succeeded and the outputs verify",
+            results.len()
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tasks_run_the_command_without_its_slurm_flags() {
+        let args: Vec<String> = [
+            "train",
+            "--slurm",
+            "--lr",
+            "1e-3",
+            "--slurm.parts",
+            "4",
+            "--slurm.extra",
+            "--qos=x",
+            "--slurm.wait",
+            "--slurm.mem=8G",
+            "--seed",
+            "3",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            without_slurm_flags(&args),
+            ["train", "--lr", "1e-3", "--seed", "3"]
+        );
+    }
+}
