@@ -97,12 +97,28 @@ impl SlurmArgs {
     }
 
     /// Submit this very command (less its `--slurm` flags) as job `name`
-    /// with logs under `<out>/slurm`; with `--slurm.wait`, wait and then
-    /// run `check` on the outputs.
+    /// with logs under `<out>/slurm`, one part per task; with
+    /// `--slurm.wait`, wait and then run `check` on the outputs.
     pub fn submit(
         &self,
         name: &str,
         out: &Path,
+        check: impl FnOnce() -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let job = Job {
+            name: name.to_string(),
+            extra: Vec::new(),
+            parted: true,
+        };
+        self.submit_chain(out, vec![job], check)
+    }
+
+    /// Submit `jobs` in order, each after the one before succeeded
+    /// (`--dependency=afterok`); each runs this command plus its `extra`.
+    pub fn submit_chain(
+        &self,
+        out: &Path,
+        jobs: Vec<Job>,
         check: impl FnOnce() -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let cfg = self.config();
@@ -113,51 +129,48 @@ impl SlurmArgs {
             true => out.join("slurm"),
             false => cwd.join(out).join("slurm"),
         };
-        let job = JobSpec {
-            name: name.to_string(),
-            command: std::iter::once(exe)
-                .chain(without_slurm_flags(&args))
-                .collect(),
-            log_dir: log_dir.clone(),
-            workdir: cwd,
-            after: Vec::new(),
-        };
-        let sub = saev_slurm::submit(&cfg, &job)?;
-        let Some(id) = sub.job_id else {
-            println!(
-                "batch script: {} (dry run: nothing submitted)",
-                sub.script.display()
-            );
+        let base: Vec<String> = std::iter::once(exe)
+            .chain(without_slurm_flags(&args))
+            .collect();
+        let mut last: Option<(String, usize)> = None;
+        for job in jobs {
+            let spec = JobSpec {
+                name: job.name,
+                command: base.iter().cloned().chain(job.extra).collect(),
+                log_dir: log_dir.clone(),
+                workdir: cwd.clone(),
+                after: last.iter().map(|(id, _)| id.clone()).collect(),
+                parted: job.parted,
+            };
+            let n = saev_slurm::parts(&cfg, &spec);
+            let sub = saev_slurm::submit(&cfg, &spec)?;
+            match sub.job_id {
+                None => println!(
+                    "batch script: {} (dry run: nothing submitted)",
+                    sub.script.display()
+                ),
+                Some(id) => {
+                    println!("submitted job {id} ({n} task(s)): {}", sub.script.display());
+                    last = Some((id, n));
+                }
+            }
+        }
+        let Some((id, n)) = last else {
             return Ok(());
         };
-        println!(
-            "submitted job {id} ({} task(s)): {}",
-            cfg.parts,
-            sub.script.display()
-        );
-        println!("logs:  {}/{id}_<task>.{{out,err}}", log_dir.display());
-        println!("watch: squeue -j {id}   (afterwards: sacct -j {id})");
-        println!(
-            "a failed or cancelled task: run this same command again; finished parts are kept"
-        );
+        println!("logs:  {}/<job>_<task>.{{out,err}}", log_dir.display());
+        println!("watch: squeue -u $USER   (afterwards: sacct -j {id})");
+        println!("a failed or cancelled task: run this same command again; finished work is kept");
         if !cfg.wait {
             return Ok(());
         }
-        let results = saev_slurm::wait(&id, cfg.parts, &log_dir)?;
+        let results = saev_slurm::wait(&id, n, &log_dir)?;
         let failed: Vec<String> = results
             .iter()
             .filter(|r| !r.ok())
             .map(|r| match r.exit {
-                Some(code) => format!(
-                    "task {} exited {code} (see {}/{id}_{}.err)",
-                    r.task,
-                    log_dir.display(),
-                    r.task
-                ),
-                None => format!(
-                    "task {} did not finish (cancelled, killed or timed out)",
-                    r.task
-                ),
+                Some(code) => format!("task {} exited {code} (see {}/{id}_{}.err)", r.task, log_dir.display(), r.task),
+                None => format!("task {} did not finish (cancelled, killed, timed out, or an earlier job failed)", r.task),
             })
             .collect();
         if !failed.is_empty() {
@@ -175,6 +188,14 @@ impl SlurmArgs {
         );
         Ok(())
     }
+}
+
+/// One job of a chain: its name, arguments added to the command, and
+/// whether it runs in `--slurm.parts` parts.
+pub struct Job {
+    pub name: String,
+    pub extra: Vec<String>,
+    pub parted: bool,
 }
 
 #[cfg(test)]

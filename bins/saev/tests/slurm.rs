@@ -292,3 +292,33 @@ fn slurm_wait_fails_when_a_task_fails() {
         "{err}"
     );
 }
+
+#[test]
+fn the_reproduction_through_slurm_is_one_job_per_stage_chained_on_success() {
+    if !slurm_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("demo");
+    let args = strings(&[
+        "reproduce",
+        "--quick",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--slurm",
+        "--slurm.wait",
+    ]);
+    let out = ok(&saev_in(tmp.path(), &args));
+    assert_eq!(out.matches("submitted job ").count(), 9, "{out}");
+    assert!(
+        out.contains("all 1 task(s) succeeded and the outputs verify"),
+        "{out}"
+    );
+    assert!(out_dir.join("report.html").is_file());
+    let script =
+        std::fs::read_to_string(out_dir.join("slurm/reproduce-3-train-saes.sbatch")).unwrap();
+    assert!(
+        script.contains("--dependency=afterok:") && script.contains("--until train-saes"),
+        "{script}"
+    );
+}

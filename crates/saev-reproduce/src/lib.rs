@@ -28,7 +28,7 @@ pub mod stages;
 use std::path::PathBuf;
 
 pub use choose::{choose_run, Choice, CHOICE_RULE};
-pub use pipeline::{dashboard_config, run};
+pub use pipeline::{dashboard_config, run, run_until, stage_names};
 pub use plan::DiskEstimate;
 
 /// The real run's data and model.
@@ -63,6 +63,9 @@ pub struct ReproduceConfig {
     pub max_freq: Option<f32>,
     /// Refuse to start a real run when the disk cannot hold it.
     pub disk_check: bool,
+    /// Stop after this stage (one Slurm job per stage); [`run`] then
+    /// fails with [`stages::StoppedAfter`], which [`run_until`] turns into `Ok`.
+    pub until: Option<String>,
 }
 
 impl ReproduceConfig {
@@ -77,6 +80,7 @@ impl ReproduceConfig {
             n_patches: None,
             max_freq: None,
             disk_check: true,
+            until: None,
         }
     }
 

@@ -212,6 +212,30 @@ fn record_store<B: Backend>(rc: &RecordConfig, device: &B::Device) -> anyhow::Re
 }
 
 /// Run every stage (skipping those done on the same inputs) and write the report.
+/// [`run`] up to and including stage `cfg.until` (all of it when `None`):
+/// `Ok(None)` when it stopped there, else the finished run's outcome.
+pub fn run_until<B: Backend>(
+    cfg: &ReproduceConfig,
+    device: &B::Device,
+) -> anyhow::Result<Option<ReproduceOutcome>> {
+    match run::<B>(cfg, device) {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.downcast_ref::<crate::stages::StoppedAfter>().is_some() => {
+            println!("{e}");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The stages of a run, in order.
+pub fn stage_names(cfg: &ReproduceConfig) -> Vec<&'static str> {
+    plan::expected_seconds(cfg.is_demo(), cfg.quick, cfg.cuda)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
 pub fn run<B: Backend>(
     cfg: &ReproduceConfig,
     device: &B::Device,
@@ -246,6 +270,7 @@ pub fn run<B: Backend>(
         ctx.expected.len()
     );
     let mut st = Stages::new(out.join("stages"), ctx.expected.len())?;
+    st.until = cfg.until.clone();
     let (pretrain, pre_images, flowers_root) = if demo {
         let (p, images) = demo_world(&ctx, &mut st)?;
         (Some(p), images, out.join("world/flowers"))

@@ -80,7 +80,16 @@ pub struct Stages {
     pub timings: Vec<StageTiming>,
     /// Stages that ran in this session (not skipped).
     pub ran: Vec<String>,
+    /// Stop once this stage is done (see [`StoppedAfter`]).
+    pub until: Option<String>,
+    until_done: bool,
 }
+
+/// The error [`Stages::run`] returns for the stage after `until`: the run
+/// stopped there on purpose (one Slurm job per stage).
+#[derive(Debug, thiserror::Error)]
+#[error("stopped after stage {0} (--until)")]
+pub struct StoppedAfter(pub String);
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
     match std::fs::read(path) {
@@ -109,6 +118,8 @@ impl Stages {
             fingerprints: Default::default(),
             timings: Vec::new(),
             ran: Vec::new(),
+            until: None,
+            until_done: false,
         })
     }
 
@@ -136,6 +147,11 @@ impl Stages {
         stage: Stage,
         f: impl FnOnce() -> anyhow::Result<(T, Vec<String>)>,
     ) -> anyhow::Result<T> {
+        if self.until_done {
+            let until = self.until.clone().unwrap_or_default();
+            return Err(StoppedAfter(until).into());
+        }
+        self.until_done = self.until.as_deref() == Some(stage.name);
         self.k += 1;
         let head = format!("[{}/{}] {}", self.k, self.n, stage.name);
         let fingerprint = self.fingerprint(&stage);

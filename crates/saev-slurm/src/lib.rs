@@ -17,7 +17,7 @@
 mod script;
 mod submit;
 
-pub use script::{render, shell_quote, JobSpec};
+pub use script::{parts, render, shell_quote, JobSpec};
 pub use submit::{submit, wait, Submitted, TaskResult};
 
 use serde::{Deserialize, Serialize};

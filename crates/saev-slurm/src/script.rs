@@ -17,6 +17,9 @@ pub struct JobSpec {
     pub workdir: PathBuf,
     /// Job ids this job starts after, once they succeeded (`afterok`).
     pub after: Vec<String>,
+    /// Each task gets `--part $SLURM_ARRAY_TASK_ID/N`; without, the job is
+    /// one task running `command` as it is.
+    pub parted: bool,
 }
 
 /// `s` as one word for bash.
@@ -28,13 +31,22 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Tasks in the job's array.
+pub fn parts(cfg: &SlurmConfig, job: &JobSpec) -> usize {
+    if job.parted {
+        cfg.parts.max(1)
+    } else {
+        1
+    }
+}
+
 /// The script `sbatch` runs: options as `#SBATCH` lines, then the command
 /// with this task's part, then its exit status into `<job>_<task>.exit`.
 pub fn render(cfg: &SlurmConfig, job: &JobSpec) -> String {
     let logs = job.log_dir.display().to_string();
     let mut opts = vec![
         format!("--job-name=saev-{}", job.name),
-        format!("--array=0-{}", cfg.parts.max(1) - 1),
+        format!("--array=0-{}", parts(cfg, job) - 1),
         format!("--output={logs}/%A_%a.out"),
         format!("--error={logs}/%A_%a.err"),
         format!("--chdir={}", job.workdir.display()),
@@ -65,11 +77,11 @@ pub fn render(cfg: &SlurmConfig, job: &JobSpec) -> String {
         text.push_str(&format!("#SBATCH {}\n", shell_quote(o)));
     }
     let command: Vec<String> = job.command.iter().map(|a| shell_quote(a)).collect();
-    text.push_str(&format!(
-        "\n{} --part \"$SLURM_ARRAY_TASK_ID/{}\"\nstatus=$?\n",
-        command.join(" "),
-        cfg.parts.max(1)
-    ));
+    let part = match job.parted {
+        true => format!(" --part \"$SLURM_ARRAY_TASK_ID/{}\"", parts(cfg, job)),
+        false => String::new(),
+    };
+    text.push_str(&format!("\n{}{part}\nstatus=$?\n", command.join(" ")));
     text.push_str(&format!(
         "echo \"$status\" > {}/\"${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}.exit\"\nexit \"$status\"\n",
         shell_quote(&logs)
@@ -102,6 +114,7 @@ mod tests {
             log_dir: "/out/slurm".into(),
             workdir: "/work".into(),
             after: vec!["41".into()],
+            parted: true,
         };
         let s = render(&cfg, &job);
         for line in [

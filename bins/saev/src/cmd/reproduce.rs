@@ -43,6 +43,13 @@ pub struct ReproduceArgs {
     n_patches: Option<u64>,
     /// Latents firing on at most this fraction of pretraining images are
     /// steering candidates (default 0.01; 0.25 in the 24-class demo world).
+    /// Stop after this stage (world, pretrain, record-pretrain, train-saes,
+    /// visuals, flowers, record-flowers, probe, steer); a later call goes on.
+    #[arg(long)]
+    until: Option<String>,
+    /// One Slurm job per stage, chained with --dependency=afterok.
+    #[command(flatten)]
+    slurm: crate::slurm_args::SlurmArgs,
     #[arg(long = "max-freq", value_parser = crate::numbers::fraction::<f32>)]
     max_freq: Option<f32>,
     /// Skip the free-disk check.
@@ -65,7 +72,7 @@ impl ReproduceArgs {
             ),
         };
         let default_out = if real.is_none() { "demo" } else { "reproduce" };
-        Ok(ReproduceConfig {
+        let cfg = ReproduceConfig {
             out: self
                 .out
                 .clone()
@@ -77,13 +84,56 @@ impl ReproduceArgs {
             n_patches: self.n_patches,
             max_freq: self.max_freq,
             disk_check: !self.no_disk_check,
-        })
+            until: self.until.clone(),
+        };
+        let names = saev_reproduce::stage_names(&cfg);
+        if let Some(u) = &cfg.until {
+            if !names.contains(&u.as_str()) {
+                anyhow::bail!("--until {u:?}: the stages are {}", names.join(", "));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// `--slurm`: one job per stage, each after the one before succeeded;
+    /// the last runs everything (all done by then) and writes the report.
+    fn submit(&self, cfg: &ReproduceConfig) -> anyhow::Result<ExitCode> {
+        if self.until.is_some() {
+            anyhow::bail!("give --slurm or --until, not both (each Slurm job gets its --until)");
+        }
+        let names = saev_reproduce::stage_names(cfg);
+        let jobs = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| crate::slurm_args::Job {
+                name: format!("reproduce-{i}-{name}"),
+                extra: match i + 1 == names.len() {
+                    true => Vec::new(),
+                    false => vec!["--until".into(), name.to_string()],
+                },
+                parted: false,
+            })
+            .collect();
+        let report = cfg.out.join("report.html");
+        let check = move || match report.is_file() {
+            true => Ok(()),
+            false => anyhow::bail!("{}: no report was written", report.display()),
+        };
+        self.slurm.submit_chain(&cfg.out, jobs, check)?;
+        Ok(ExitCode::SUCCESS)
     }
 
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let cfg = self.config()?;
+        if self.slurm.submitting() {
+            return self.submit(&cfg);
+        }
         let device = self.device.available();
-        let out = crate::with_backend!(device, B, |dev| saev_reproduce::run::<B>(&cfg, &dev))?;
+        let Some(out) =
+            crate::with_backend!(device, B, |dev| saev_reproduce::run_until::<B>(&cfg, &dev))?
+        else {
+            return Ok(ExitCode::SUCCESS);
+        };
         println!(
             "\nall stages done in {} (this session)",
             saev_io::human(out.seconds)
