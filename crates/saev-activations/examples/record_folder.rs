@@ -31,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cls_token: true,
         n_patches_per_shard: 2_400_000,
         seed: 42,
+        part: None, // all of it (or Some(Part { index, count }))
     };
     let summary = record::<Flex>(&cfg, &Default::default(), |p| {
         eprint!("\r{}/{}", p.done, p.total)

@@ -13,10 +13,20 @@ pub enum Durability {
     Fast,
 }
 
-/// The temp file next to `path` that [`write_atomic`] renames into place.
+/// The temp file next to `path` that [`write_atomic`] renames into place:
+/// `<path>.<process>.tmp`, its own per process, so processes writing the
+/// same file at once (parts of one store creating its `metadata.json`)
+/// never rename each other's half-written temp file.
 fn temp_path(path: &Path) -> PathBuf {
+    static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let process = PROCESS.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        format!("{}-{nanos:09}", std::process::id())
+    });
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(".{process}.tmp"));
     PathBuf::from(tmp)
 }
 
@@ -89,7 +99,10 @@ mod tests {
         assert_eq!(remove_stale_temps(&dir).unwrap(), 1);
         assert!(p.exists());
         let e = write_atomic(&dir.join("no/such/dir/x"), b"").unwrap_err();
-        assert!(e.to_string().contains("no/such/dir/x.tmp"), "{e}");
+        assert!(
+            e.to_string().contains("no/such/dir/x.") && e.to_string().contains(".tmp"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

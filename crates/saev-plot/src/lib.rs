@@ -409,7 +409,8 @@ mod tests {
         let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
         let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
         assert_eq!((w, h), (960, 340 * 2 + 40));
-        assert!(!dir.join("fig.png.tmp").exists());
+        let mut files = std::fs::read_dir(&dir).unwrap().flatten();
+        assert!(!files.any(|e| e.path().extension().is_some_and(|x| x == "tmp")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

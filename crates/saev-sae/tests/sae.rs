@@ -214,7 +214,10 @@ fn checkpoint_round_trip_and_errors() {
     });
     let path = dir.join("sae.safetensors");
     t.sae.save(&path).unwrap();
-    assert!(!dir.join("sae.safetensors.tmp").exists());
+    let temps = std::fs::read_dir(&dir).unwrap().flatten();
+    assert!(!temps
+        .into_iter()
+        .any(|e| e.path().extension().is_some_and(|x| x == "tmp")));
     let back = Sae::load(&path).unwrap();
     assert_eq!(back, t.sae);
     // Shapes follow saev's names.
