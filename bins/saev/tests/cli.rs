@@ -1,5 +1,7 @@
 //! The `saev` binary end to end: flags in saev's spelling, exit codes, JSON output.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -440,25 +442,6 @@ fn train_runs_a_sweep_on_shared_batches() {
     assert_eq!(widths, [16, 16, 32, 32]);
 }
 
-/// A 600-image [CLS] store of 8-dim activations.
-fn tiny_cls_store(dir: &std::path::Path) -> PathBuf {
-    let store = dir.join("shards");
-    let out = saev(&[
-        "shards",
-        "synth",
-        "--dump-to",
-        store.to_str().unwrap(),
-        "--n-imgs",
-        "600",
-        "--n-patches-per-img",
-        "0",
-        "--d-vit",
-        "8",
-    ]);
-    assert!(out.status.success());
-    store
-}
-
 fn run_dirs(ckpt: &std::path::Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(ckpt)
         .unwrap()
@@ -471,7 +454,7 @@ fn run_dirs(ckpt: &std::path::Path) -> Vec<PathBuf> {
 #[test]
 fn train_topk_with_auxk_resumes_to_the_weights_of_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = tiny_cls_store(tmp.path());
+    let store = PathBuf::from(common::tiny_store(tmp.path()));
     let train = |ckpt: &std::path::Path, extra: &[&str]| {
         let mut args = vec![
             "train",

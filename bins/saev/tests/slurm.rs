@@ -322,3 +322,55 @@ fn the_reproduction_through_slurm_is_one_job_per_stage_chained_on_success() {
         "{script}"
     );
 }
+
+#[test]
+fn a_dry_run_writes_the_batch_script_and_submits_nothing() {
+    // No Slurm needed: nothing is submitted.
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tiny_store(tmp.path());
+    let ckpt = tmp.path().join("ck");
+    let mut args = sweep_args(tmp.path(), &store, "3_000");
+    args.extend(strings(&[
+        "--ckpt-path",
+        ckpt.to_str().unwrap(),
+        "--slurm.dry-run",
+        "--slurm.parts",
+        "2",
+        "--slurm.partition",
+        "gpu",
+        "--slurm.gpus-per-task",
+        "1",
+        "--slurm.time",
+        "01:00:00",
+        "--slurm.extra",
+        "--qos=low --exclusive",
+    ]));
+    let out = ok(&saev_in(tmp.path(), &args));
+    assert!(out.contains("dry run: nothing submitted"), "{out}");
+    let script = std::fs::read_to_string(ckpt.join("slurm/train.sbatch")).unwrap();
+    for line in [
+        "#SBATCH --array=0-1",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-task=1",
+        "#SBATCH --time=01:00:00",
+        "#SBATCH --qos=low",
+        "#SBATCH --exclusive",
+    ] {
+        assert!(
+            script.lines().any(|l| l == line),
+            "no {line:?} in\n{script}"
+        );
+    }
+    assert!(
+        script.contains(r#"--part "$SLURM_ARRAY_TASK_ID/2""#),
+        "{script}"
+    );
+    assert!(!script.contains("--slurm"), "{script}");
+    // Nothing trained.
+    let runs = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("cfg.json").exists())
+        .count();
+    assert_eq!(runs, 0);
+}

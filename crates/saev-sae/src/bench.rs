@@ -19,6 +19,14 @@ pub struct SaeBenchConfig {
     pub activation: Activation,
     /// Also the AuxK loss, with every latent counted dead (the worst case).
     pub aux: bool,
+    /// About this many latents fire per example: TopK's and BatchTopK's
+    /// `k`, or for ReLU an encoder bias shifted so that many pre-activations
+    /// of the batch are positive. `None`: the SAE as initialized.
+    #[serde(default)]
+    pub target_l0: Option<usize>,
+    /// Dense or sparse products after the encoder (automatic by default).
+    #[serde(default)]
+    pub path: crate::StepPath,
 }
 
 /// What was measured.
@@ -31,18 +39,33 @@ pub struct SaeBenchResult {
     pub sae_steps_per_s: f64,
     /// The encoder alone (what visuals and steering run).
     pub encode_examples_per_s: f64,
+    /// Latents firing per example, averaged over the measured steps.
+    pub l0: f64,
+    /// Share of a step's time the encoder forward takes (its own timing
+    /// over the step's; the rest is what the sparse path saves on).
+    pub encoder_share: f64,
     pub peak_rss_bytes: Option<u64>,
     pub threads: usize,
 }
 
-fn trainer(cfg: &SaeBenchConfig, seed: u64) -> Trainer {
-    let sae = Sae::new(SaeConfig {
+fn trainer(cfg: &SaeBenchConfig, seed: u64, batch: &[f32]) -> Trainer {
+    let activation = match (cfg.activation, cfg.target_l0) {
+        (Activation::TopK { .. }, Some(k)) => Activation::TopK { top_k: k },
+        (Activation::BatchTopK { momentum, .. }, Some(k)) => {
+            Activation::BatchTopK { top_k: k, momentum }
+        }
+        (a, _) => a,
+    };
+    let mut sae = Sae::new(SaeConfig {
         d_vit: cfg.d_vit,
         exp_factor: cfg.exp_factor,
         seed,
-        activation: cfg.activation,
+        activation,
         ..SaeConfig::default()
     });
+    if let (Activation::Relu, Some(l0)) = (activation, cfg.target_l0) {
+        shift_to_l0(&mut sae, batch, l0);
+    }
     let aux = cfg.aux.then_some(AuxK {
         dead_after: 0,
         ..AuxK::default()
@@ -57,18 +80,40 @@ fn trainer(cfg: &SaeBenchConfig, seed: u64) -> Trainer {
     Trainer::new(sae, train)
 }
 
+/// Lower every encoder bias by the same amount so that about `l0`
+/// pre-activations per example of `batch` are positive.
+fn shift_to_l0(sae: &mut Sae, batch: &[f32], l0: usize) {
+    let s = sae.d_sae();
+    let b = batch.len() / sae.d_vit();
+    let mut pre = vec![0.0f32; b * s];
+    sae.pre_activations(batch, &mut pre);
+    let keep = (l0.min(s) * b).max(1);
+    let (_, cut, _) = pre.select_nth_unstable_by(keep - 1, |a, c| c.total_cmp(a));
+    let cut = *cut;
+    sae.b_enc_S.iter_mut().for_each(|x| *x -= cut);
+}
+
 /// Step `n_saes` SAEs on one random batch for `seconds`, then the encoder alone.
 pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
     let n_saes = cfg.n_saes.max(1);
-    let mut trainers: Vec<Trainer> = (0..n_saes).map(|i| trainer(cfg, i as u64)).collect();
     let mut rng = saev_rng::Pcg64::from_seed(0);
     let batch: Vec<f32> = (0..cfg.batch_size * cfg.d_vit)
         .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0)
         .collect();
+    let mut trainers: Vec<Trainer> = (0..n_saes)
+        .map(|i| trainer(cfg, i as u64, &batch))
+        .collect();
+    for t in &mut trainers {
+        t.path = cfg.path;
+    }
+    let (mut l0_sum, mut l0_n) = (0.0f64, 0u64);
     let mut step_all = || {
         for t in &mut trainers {
             // Random data in [-1, 1) keeps every loss finite.
-            let _ = t.step(&batch);
+            if let Ok(l) = t.step(&batch) {
+                l0_sum += f64::from(l.l0);
+                l0_n += 1;
+            }
         }
     };
     step_all();
@@ -88,8 +133,12 @@ pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
         fwd += 1;
     }
     let fwd_s = start_fwd.elapsed().as_secs_f64().max(1e-9);
+    let step_s = seconds / (steps.max(1) * n_saes as u64) as f64;
+    let encode_s = fwd_s / fwd as f64;
     let batch = cfg.batch_size as f64;
     SaeBenchResult {
+        l0: l0_sum / l0_n.max(1) as f64,
+        encoder_share: (encode_s / step_s).min(1.0),
         config: cfg.clone(),
         steps,
         examples_per_s: steps as f64 * batch / seconds,

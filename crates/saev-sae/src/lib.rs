@@ -31,6 +31,7 @@ mod matmul;
 pub mod nan_null;
 pub mod objective;
 mod sae;
+pub mod sparse;
 pub mod sweep;
 mod train;
 
@@ -41,6 +42,6 @@ pub use matmul::{matmul, matmul_into, View};
 pub use objective::{AuxK, Matryoshka};
 pub use sae::{DataNorm, Losses, Sae, SaeConfig};
 pub use train::{
-    gradients, remove_parallel, step_gradients, warmup, Grads, NonFiniteLoss, StepOptions,
-    StepOutput, TrainConfig, Trainer,
+    gradients, remove_parallel, step_gradients, step_gradients_on, warmup, Grads, NonFiniteLoss,
+    StepOptions, StepOutput, StepPath, TrainConfig, Trainer,
 };

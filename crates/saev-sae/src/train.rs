@@ -118,6 +118,8 @@ pub struct Trainer {
     pub step: u64,
     /// Training examples since each latent last fired (tracked for AuxK).
     pub since_fired_S: Vec<u64>,
+    /// Dense or sparse products after the encoder (automatic by default).
+    pub path: StepPath,
     adam: [Moments; 4],
 }
 
@@ -169,6 +171,26 @@ pub fn gradients(sae: &Sae, x_BD: &[f32], coeff: f32) -> (Losses, Grads) {
 /// prefix from `j` on, so their gradient uses the sum of those prefixes'
 /// output gradients and the whole step still costs four products.
 pub fn step_gradients(sae: &Sae, x_BD: &[f32], opts: StepOptions) -> StepOutput {
+    step_gradients_on(sae, x_BD, opts, StepPath::Auto)
+}
+
+/// How a step computes what follows the encoder product.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepPath {
+    /// Sparse when few enough latents fired ([`crate::sparse::SPARSE_BELOW`])
+    /// and the objective is plain (no Matryoshka prefixes, no AuxK), else dense.
+    #[default]
+    Auto,
+    /// Always the dense products.
+    Dense,
+    /// Over active pairs whenever the objective allows it (for testing).
+    Sparse,
+}
+
+/// [`step_gradients`] on a chosen [`StepPath`]: the same step either way,
+/// summed in another order.
+pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepPath) -> StepOutput {
     let (d, s) = (sae.d_vit(), sae.d_sae());
     let b = x_BD.len() / d;
     let coeff = opts.coeff;
@@ -188,6 +210,16 @@ pub fn step_gradients(sae: &Sae, x_BD: &[f32], opts: StepOptions) -> StepOutput 
     let xc_BD = sae.pre_activations(x_BD, &mut f_BS);
     let pre_BS = opts.aux.map(|_| f_BS.clone());
     let batch_threshold = sae.cfg.activation.apply_train(&mut f_BS, s);
+    let plain = n == 1 && opts.aux.is_none();
+    let sparse = match path {
+        StepPath::Dense => false,
+        StepPath::Sparse => plain,
+        StepPath::Auto => plain && crate::sparse::density(&f_BS) < crate::sparse::SPARSE_BELOW,
+    };
+    if sparse {
+        let act = crate::sparse::Active::of(&f_BS, s);
+        return crate::sparse::step(sae, x_BD, &xc_BD, &f_BS, &act, coeff, batch_threshold);
+    }
     let f = View::new(&f_BS, b, s);
     let w_dec = View::new(&sae.w_dec_SD, s, d);
 
@@ -450,6 +482,7 @@ impl Trainer {
                 Moments::new(d),
             ],
             since_fired_S: vec![0; if cfg.aux.is_some() { s } else { 0 }],
+            path: StepPath::Auto,
             sae,
             cfg,
             step: 0,
@@ -495,15 +528,12 @@ impl Trainer {
                 .map(|&n| n + b >= aux.dead_after)
                 .collect()
         });
-        let out = step_gradients(
-            &self.sae,
-            x_BD,
-            StepOptions {
-                coeff,
-                prefixes: prefixes.as_deref(),
-                aux: self.cfg.aux.zip(dead_S.as_deref()),
-            },
-        );
+        let opts = StepOptions {
+            coeff,
+            prefixes: prefixes.as_deref(),
+            aux: self.cfg.aux.zip(dead_S.as_deref()),
+        };
+        let out = step_gradients_on(&self.sae, x_BD, opts, self.path);
         let (losses, mut g) = (out.losses, out.grads);
         if !losses.loss.is_finite() {
             if let Some(w) = before {

@@ -691,3 +691,73 @@ fn training_recovers_planted_features() {
         assert!(l.l0 < 8.0 && l.mse < 0.05, "{act:?}: {l:?}");
     }
 }
+
+#[test]
+fn the_sparse_step_trains_the_weights_the_dense_step_does() {
+    use saev_sae::StepPath;
+    let (d, b) = (16, 40);
+    let mut rng = saev_rng::Pcg64::from_seed(11);
+    let batches: Vec<Vec<f32>> = (0..10)
+        .map(|_| {
+            (0..b * d)
+                .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0)
+                .collect()
+        })
+        .collect();
+    let activations = [
+        saev_sae::Activation::Relu,
+        saev_sae::Activation::TopK { top_k: 3 },
+        saev_sae::Activation::BatchTopK {
+            top_k: 3,
+            momentum: 0.2,
+        },
+    ];
+    for activation in activations {
+        let sae = Sae::new(SaeConfig {
+            d_vit: d,
+            exp_factor: 4,
+            sparsity_coeff: 1e-3,
+            activation,
+            seed: 5,
+            ..SaeConfig::default()
+        });
+        let cfg = TrainConfig {
+            lr: 3e-3,
+            n_lr_warmup: 2,
+            ..TrainConfig::default()
+        };
+        let run = |path: StepPath| {
+            let mut t = Trainer::new(sae.clone(), cfg.clone());
+            t.path = path;
+            let losses: Vec<f32> = batches.iter().map(|x| t.step(x).unwrap().loss).collect();
+            (t, losses)
+        };
+        let (dense, dl) = run(StepPath::Dense);
+        let (sparse, sl) = run(StepPath::Sparse);
+        let max_diff = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max)
+        };
+        for (name, a, b) in [
+            ("W_enc", &dense.sae.w_enc_DS, &sparse.sae.w_enc_DS),
+            ("b_enc", &dense.sae.b_enc_S, &sparse.sae.b_enc_S),
+            ("W_dec", &dense.sae.w_dec_SD, &sparse.sae.w_dec_SD),
+            ("b_dec", &dense.sae.b_dec_D, &sparse.sae.b_dec_D),
+        ] {
+            let diff = max_diff(a, b);
+            assert!(
+                diff < 1e-5,
+                "{activation:?}: {name} differs by {diff} after 10 steps"
+            );
+        }
+        assert!(
+            max_diff(&dl, &sl) < 1e-5,
+            "{activation:?}: losses {dl:?} vs {sl:?}"
+        );
+        assert!((dense.sae.threshold - sparse.sae.threshold).abs() < 1e-5);
+        // The weights moved: the comparison is not between two untouched SAEs.
+        assert!(max_diff(&dense.sae.w_dec_SD, &sae.w_dec_SD) > 1e-4);
+    }
+}

@@ -64,7 +64,8 @@ pub use parts::{Part, PartStatus};
 pub use progress::{Progress, ShardRecord, PROGRESS_FILE};
 pub use store::{resolve_root, Store};
 pub use verify::{
-    inspect, verify, verify_with, InspectReport, ShardReport, VerifyReport, ViewSummary,
+    inspect, verify, verify_reporting, verify_with, InspectReport, ShardReport, VerifyReport,
+    ViewSummary,
 };
 pub use view::{Layer, Patches, View};
 pub use writer::{ShardWriter, WriterOptions};

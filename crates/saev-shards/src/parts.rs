@@ -126,6 +126,21 @@ pub fn describe_unfinished(statuses: &[PartStatus]) -> String {
     format!("recorded in parts; unfinished: {}", left.join(", "))
 }
 
+/// Remove the `*.tmp` files in `root` whose names `pick` accepts.
+pub(crate) fn remove_temps(root: &Path, pick: impl Fn(&str) -> bool) -> Result<()> {
+    let entries = std::fs::read_dir(root).map_err(|e| Error::Io {
+        path: root.to_path_buf(),
+        source: e,
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") && pick(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
 /// If every part's record is complete, write the store's `saev-rs.json`
 /// from them and return `true`.
 pub(crate) fn merge_if_complete(
@@ -158,6 +173,9 @@ pub(crate) fn merge_if_complete(
         whole.shards.extend(record.shards);
     }
     whole.check_against(root, layout)?;
+    // Every part is done: temp files killed parts left are stale (all but
+    // those of a concurrent merge, which writes saev-rs.json itself).
+    remove_temps(root, |name| !name.starts_with(PROGRESS_FILE))?;
     whole.save(root, durable)?;
     tracing::info!(root = %root.display(), "all {count} parts recorded: {PROGRESS_FILE} written");
     Ok(true)

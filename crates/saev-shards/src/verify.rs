@@ -75,6 +75,18 @@ pub fn verify(root: &Path) -> Result<VerifyReport> {
     verify_with(root, |_, _| {})
 }
 
+/// [`verify`] with the workspace's progress reporting (a bar on a
+/// terminal, else a log line at least every 30 s): a full read of the store.
+pub fn verify_reporting(root: &Path) -> Result<VerifyReport> {
+    let bar = saev_io::Progress::bytes("verify", 0);
+    let report = verify_with(root, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish();
+    Ok(report)
+}
+
 /// [`verify`], calling `on_progress(bytes_checked, bytes_total)` after each shard.
 pub fn verify_with(root: &Path, mut on_progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
     let root = resolve_root(root)?;

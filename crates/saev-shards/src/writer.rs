@@ -131,6 +131,16 @@ impl ShardWriter {
             write_atomic(&root.join(METADATA_FILE), text.as_bytes(), opts.durable)?;
             progress
         };
+        // A part killed mid-write left a temp file of its own record;
+        // another part's temp files may be live, so they stay.
+        match part {
+            Some(p) => {
+                let own = p.record_file();
+                crate::parts::remove_temps(&root, |name| name.starts_with(&own))?;
+            }
+            // A one-go recording is the store's only writer.
+            None => crate::parts::remove_temps(&root, |_| true)?,
+        }
         if part.is_some() && !span.record.exists() {
             progress.save_as(&span.record, opts.durable)?;
         }

@@ -159,12 +159,7 @@ fn check_fits(group: &Group, ds: &Dataset) -> anyhow::Result<()> {
 }
 
 fn verify_store(root: &std::path::Path) -> anyhow::Result<()> {
-    let progress = saev_io::Progress::bytes("verify", 0);
-    let report = saev_shards::verify_with(root, |done, total| {
-        progress.set_length(total);
-        progress.set_position(done);
-    })?;
-    progress.finish();
+    let report = saev_shards::verify_reporting(root)?;
     if !report.ok() {
         anyhow::bail!(
             "{} failed verification, nothing trained:\n  {}",

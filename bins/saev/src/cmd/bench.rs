@@ -38,6 +38,13 @@ pub struct SaeBench {
     /// Also the AuxK loss (every latent counted dead, the most expensive case).
     #[arg(long)]
     aux: bool,
+    /// About this many latents fire per example (TopK's k; for ReLU a
+    /// shifted encoder bias). Default: the SAE as initialized (k 32).
+    #[arg(long = "target-l0", value_parser = crate::numbers::at_least_one::<usize>)]
+    target_l0: Option<usize>,
+    /// After the encoder: auto (sparse below 5% active), dense or sparse.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "dense", "sparse"])]
+    path: String,
 }
 
 #[derive(Args)]
@@ -75,6 +82,12 @@ impl SaeBench {
             n_saes: self.n_saes,
             activation,
             aux: self.aux,
+            target_l0: self.target_l0,
+            path: match self.path.as_str() {
+                "dense" => saev_sae::StepPath::Dense,
+                "sparse" => saev_sae::StepPath::Sparse,
+                _ => saev_sae::StepPath::Auto,
+            },
         }
     }
 }
@@ -90,6 +103,8 @@ impl Bench {
                     "activation": args.activation, "aux": args.aux, "steps": r.steps,
                     "examples_per_s": r.examples_per_s, "sae_steps_per_s": r.sae_steps_per_s,
                     "encode_examples_per_s": r.encode_examples_per_s,
+                    "target_l0": args.target_l0, "l0": r.l0, "path": args.path,
+                    "encoder_share": r.encoder_share,
                     "peak_rss_bytes": r.peak_rss_bytes, "threads": r.threads,
                 });
                 println!("{out}");

@@ -83,12 +83,7 @@ impl Shards {
 }
 
 fn verify(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let bar = saev_io::Progress::bytes("verify", 0);
-    let report = saev_shards::verify_with(dir, |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
-    bar.finish();
+    let report = saev_shards::verify_reporting(dir)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     for warning in &report.warnings {
         tracing::warn!("{warning}");
