@@ -164,28 +164,9 @@ impl SlurmArgs {
         if !cfg.wait {
             return Ok(());
         }
-        let results = saev_slurm::wait(&id, n, &log_dir)?;
-        let failed: Vec<String> = results
-            .iter()
-            .filter(|r| !r.ok())
-            .map(|r| match r.exit {
-                Some(code) => format!("task {} exited {code} (see {}/{id}_{}.err)", r.task, log_dir.display(), r.task),
-                None => format!("task {} did not finish (cancelled, killed, timed out, or an earlier job failed)", r.task),
-            })
-            .collect();
-        if !failed.is_empty() {
-            anyhow::bail!(
-                "job {id}: {} of {} task(s) failed:\n  {}",
-                failed.len(),
-                results.len(),
-                failed.join("\n  ")
-            );
-        }
+        let n = saev_slurm::wait_all_ok(&id, n, &log_dir)?;
         check()?;
-        println!(
-            "job {id}: all {} task(s) succeeded and the outputs verify",
-            results.len()
-        );
+        println!("job {id}: all {n} task(s) succeeded and the outputs verify");
         Ok(())
     }
 }

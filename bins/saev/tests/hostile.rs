@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use common::{repo, saev_in, strings, tiny_store, with_flag};
+use common::{image_folder, record_args, repo, saev_in, strings, tiny_store, with_flag};
 
 /// Where nothing can be read or created, even by root.
 const MISSING: &str = "/dev/null/missing";
@@ -625,49 +625,16 @@ fn train_verify_catches_a_changed_finite_value_that_training_alone_cannot() {
     );
 }
 
-fn record_part_args(imgs: &Path, dump_to: &Path, part: Option<&str>) -> Vec<String> {
-    let tower = repo().join("fixtures/clip/tiny-openclip");
-    let mut v = strings(&[
-        "activations",
-        "--model-ckpt",
-        tower.to_str().unwrap(),
-        "--d-vit",
-        "64",
-        "--n-patches-per-img",
-        "0",
-        "--n-patches-per-shard",
-        "3",
-        "--device",
-        "cpu",
-        "--vit-batch-size",
-        "2",
-        "--dump-to",
-        dump_to.to_str().unwrap(),
-    ]);
-    if let Some(p) = part {
-        v.extend(["--part".to_string(), p.to_string()]);
-    }
-    v.extend(strings(&[
-        "data:image-folder-dataset",
-        "--data.root",
-        imgs.to_str().unwrap(),
-    ]));
-    v
-}
-
 #[test]
 fn a_part_killed_at_any_rename_resumes_and_the_parts_make_the_one_go_store() {
     let tmp = tempfile::tempdir().unwrap();
-    let imgs = tmp.path().join("imgs");
-    for (class, file) in [("a", "square.png"), ("b", "landscape.jpg")] {
-        std::fs::create_dir_all(imgs.join(class)).unwrap();
-        for i in 0..6 {
-            let to = imgs.join(class).join(format!("{i}-{file}"));
-            std::fs::copy(repo().join("fixtures/clip/images").join(file), to).unwrap();
-        }
-    }
+    let imgs = image_folder(
+        tmp.path(),
+        &[("a", "square.png"), ("b", "landscape.jpg")],
+        6,
+    );
     let one = tmp.path().join("one");
-    assert!(saev_in(tmp.path(), &record_part_args(&imgs, &one, None))
+    assert!(saev_in(tmp.path(), &record_args(&imgs, &one, None))
         .status
         .success());
     let store = |dump: &Path| {
@@ -694,7 +661,7 @@ fn a_part_killed_at_any_rename_resumes_and_the_parts_make_the_one_go_store() {
     let probe = strace_argv(
         None,
         &log,
-        &record_part_args(&imgs, &tmp.path().join("probe"), Some("1/2")),
+        &record_args(&imgs, &tmp.path().join("probe"), Some("1/2")),
     );
     assert!(strace(tmp.path(), &probe).status.success());
     let n = std::fs::read_to_string(&log)
@@ -705,7 +672,7 @@ fn a_part_killed_at_any_rename_resumes_and_the_parts_make_the_one_go_store() {
     assert!(n >= 4, "only {n} renames");
     for k in 1..=n {
         let dump = tmp.path().join(format!("parts{k}"));
-        let part1 = record_part_args(&imgs, &dump, Some("1/2"));
+        let part1 = record_args(&imgs, &dump, Some("1/2"));
         assert!(!strace(tmp.path(), &strace_argv(Some(k), &log, &part1))
             .status
             .success());
@@ -715,7 +682,7 @@ fn a_part_killed_at_any_rename_resumes_and_the_parts_make_the_one_go_store() {
             "rename {k}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let part0 = record_part_args(&imgs, &dump, Some("0/2"));
+        let part0 = record_args(&imgs, &dump, Some("0/2"));
         assert!(saev_in(tmp.path(), &part0).status.success());
         let got = files(&store(&dump));
         assert!(

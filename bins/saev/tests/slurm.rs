@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{repo, saev_in, strings, tiny_store};
+use common::{image_folder, record_args, saev_in, strings, tiny_store};
 
 fn slurm_available() -> bool {
     let up = std::process::Command::new("sinfo")
@@ -46,46 +46,6 @@ fn tree(dir: &Path, skip: &dyn Fn(&str) -> bool) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn image_folder(dir: &Path) -> PathBuf {
-    let imgs = dir.join("imgs");
-    for (class, file) in [
-        ("a", "square.png"),
-        ("b", "landscape.jpg"),
-        ("a", "portrait.png"),
-    ] {
-        std::fs::create_dir_all(imgs.join(class)).unwrap();
-        for i in 0..7 {
-            let to = imgs.join(class).join(format!("{i}-{file}"));
-            std::fs::copy(repo().join("fixtures/clip/images").join(file), to).unwrap();
-        }
-    }
-    imgs
-}
-
-fn record_args(imgs: &Path, dump_to: &Path) -> Vec<String> {
-    let tower = repo().join("fixtures/clip/tiny-openclip");
-    strings(&[
-        "activations",
-        "--model-ckpt",
-        tower.to_str().unwrap(),
-        "--d-vit",
-        "64",
-        "--n-patches-per-img",
-        "0",
-        "--n-patches-per-shard",
-        "3",
-        "--device",
-        "cpu",
-        "--vit-batch-size",
-        "2",
-        "--dump-to",
-        dump_to.to_str().unwrap(),
-        "data:image-folder-dataset",
-        "--data.root",
-        imgs.to_str().unwrap(),
-    ])
-}
-
 fn ok(out: &std::process::Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
@@ -108,12 +68,20 @@ fn a_recording_in_3_parts_through_slurm_equals_a_local_recording_byte_for_byte()
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let imgs = image_folder(tmp.path());
+    let imgs = image_folder(
+        tmp.path(),
+        &[
+            ("a", "square.png"),
+            ("b", "landscape.jpg"),
+            ("a", "portrait.png"),
+        ],
+        7,
+    );
     let local = tmp.path().join("local");
-    ok(&saev_in(tmp.path(), &record_args(&imgs, &local)));
+    ok(&saev_in(tmp.path(), &record_args(&imgs, &local, None)));
     let parts = tmp.path().join("parts");
     let args = slurm(
-        &record_args(&imgs, &parts),
+        &record_args(&imgs, &parts, None),
         &["--slurm", "--slurm.parts", "3", "--slurm.wait"],
     );
     let out = ok(&saev_in(tmp.path(), &args));
@@ -276,12 +244,20 @@ fn slurm_wait_fails_when_a_task_fails() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let imgs = image_folder(tmp.path());
+    let imgs = image_folder(
+        tmp.path(),
+        &[
+            ("a", "square.png"),
+            ("b", "landscape.jpg"),
+            ("a", "portrait.png"),
+        ],
+        7,
+    );
     let dump = tmp.path().join("bad");
     // Task 1 of 2 finds a broken image and fails; task 0 succeeds.
     std::fs::write(imgs.join("b/6-landscape.jpg"), b"not a jpeg").unwrap();
     let args = slurm(
-        &record_args(&imgs, &dump),
+        &record_args(&imgs, &dump, None),
         &["--slurm", "--slurm.parts", "2", "--slurm.wait"],
     );
     let out = saev_in(tmp.path(), &args);

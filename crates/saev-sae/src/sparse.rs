@@ -172,11 +172,7 @@ pub(crate) fn step(
     for g in g_BD.chunks_exact(d) {
         b_dec_D.iter_mut().zip(g).for_each(|(a, g)| *a += g);
     }
-    // b_dec's encoder path: -W_enc g_benc.
-    b_dec_D
-        .par_iter_mut()
-        .zip(sae.w_enc_DS.par_chunks(s))
-        .for_each(|(g, row)| *g -= dot(row, &b_enc_S));
+    crate::train::subtract_encoder_path(&mut b_dec_D, &sae.w_enc_DS, &b_enc_S);
     StepOutput {
         losses,
         grads: Grads {

@@ -339,10 +339,7 @@ pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepP
         View::new(&g_pre_BS, b, s),
         false,
     );
-    // b_dec's encoder path: -W_enc g_benc.
-    for (g, row) in b_dec_D.iter_mut().zip(sae.w_enc_DS.chunks_exact(s)) {
-        *g -= row.iter().zip(&b_enc_S).map(|(w, gb)| w * gb).sum::<f32>();
-    }
+    subtract_encoder_path(&mut b_dec_D, &sae.w_enc_DS, &b_enc_S);
     StepOutput {
         losses,
         grads: Grads {
@@ -353,6 +350,15 @@ pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepP
         },
         active_S,
         batch_threshold,
+    }
+}
+
+/// `b_dec`'s gradient through the encoder (`x - b_dec` enters it):
+/// `g_b_dec -= W_enc g_b_enc`.
+pub(crate) fn subtract_encoder_path(g_b_dec_D: &mut [f32], w_enc_DS: &[f32], g_b_enc_S: &[f32]) {
+    let s = g_b_enc_S.len();
+    for (g, row) in g_b_dec_D.iter_mut().zip(w_enc_DS.chunks_exact(s)) {
+        *g -= row.iter().zip(g_b_enc_S).map(|(w, gb)| w * gb).sum::<f32>();
     }
 }
 

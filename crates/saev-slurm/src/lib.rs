@@ -18,7 +18,7 @@ mod script;
 mod submit;
 
 pub use script::{parts, render, shell_quote, JobSpec};
-pub use submit::{submit, wait, Submitted, TaskResult};
+pub use submit::{submit, wait, wait_all_ok, Submitted, TaskResult};
 
 use serde::{Deserialize, Serialize};
 

@@ -122,3 +122,34 @@ pub fn wait(
         .collect();
     Ok(results)
 }
+
+/// [`wait`], then an error listing every task that did not succeed (with
+/// its log) unless all did; `Ok` gives the number of tasks.
+pub fn wait_all_ok(job_id: &str, parts: usize, log_dir: &std::path::Path) -> anyhow::Result<usize> {
+    let results = wait(job_id, parts, log_dir)?;
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.ok())
+        .map(|r| match r.exit {
+            Some(code) => format!(
+                "task {} exited {code} (see {}/{job_id}_{}.err)",
+                r.task,
+                log_dir.display(),
+                r.task
+            ),
+            None => format!(
+                "task {} did not finish (cancelled, killed, timed out, or an earlier job failed)",
+                r.task
+            ),
+        })
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "job {job_id}: {} of {} task(s) failed:\n  {}",
+            failed.len(),
+            results.len(),
+            failed.join("\n  ")
+        );
+    }
+    Ok(results.len())
+}

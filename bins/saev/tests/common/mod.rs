@@ -70,3 +70,49 @@ pub fn with_flag(args: &[String], flag: &str, value: &str) -> Vec<String> {
 pub fn repo() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// Class folders `a/` and `b/` of fixture images, `per_file` copies of each
+/// of `files` (class, fixture image).
+pub fn image_folder(dir: &Path, files: &[(&str, &str)], per_file: usize) -> std::path::PathBuf {
+    let imgs = dir.join("imgs");
+    for (class, file) in files {
+        std::fs::create_dir_all(imgs.join(class)).unwrap();
+        for i in 0..per_file {
+            let to = imgs.join(class).join(format!("{i}-{file}"));
+            std::fs::copy(repo().join("fixtures/clip/images").join(file), to).unwrap();
+        }
+    }
+    imgs
+}
+
+/// `saev activations` of `imgs` through the tiny fixture tower, [CLS] only,
+/// 3 images per shard, optionally one part.
+pub fn record_args(imgs: &Path, dump_to: &Path, part: Option<&str>) -> Vec<String> {
+    let tower = repo().join("fixtures/clip/tiny-openclip");
+    let mut v = strings(&[
+        "activations",
+        "--model-ckpt",
+        tower.to_str().unwrap(),
+        "--d-vit",
+        "64",
+        "--n-patches-per-img",
+        "0",
+        "--n-patches-per-shard",
+        "3",
+        "--device",
+        "cpu",
+        "--vit-batch-size",
+        "2",
+        "--dump-to",
+        dump_to.to_str().unwrap(),
+    ]);
+    if let Some(p) = part {
+        v.extend(["--part".to_string(), p.to_string()]);
+    }
+    v.extend(strings(&[
+        "data:image-folder-dataset",
+        "--data.root",
+        imgs.to_str().unwrap(),
+    ]));
+    v
+}
