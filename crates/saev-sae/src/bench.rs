@@ -37,8 +37,16 @@ pub struct SaeBenchResult {
     /// Training examples per second (each stepped through every SAE).
     pub examples_per_s: f64,
     pub sae_steps_per_s: f64,
-    /// The encoder alone (what visuals and steering run).
+    /// The encoder alone, into a dense `[B, S]` buffer ([`Sae::encode`]).
     pub encode_examples_per_s: f64,
+    /// The encoder into pairs, block by block ([`Sae::encode_sparse`]: what
+    /// evaluation and steering run).
+    #[serde(default)]
+    pub encode_sparse_examples_per_s: f64,
+    /// The evaluation pass ([`crate::eval::Evaluator::update`]: sparse
+    /// encoding, decoding over pairs, statistics).
+    #[serde(default)]
+    pub eval_examples_per_s: f64,
     /// Latents firing per example, averaged over the measured steps.
     pub l0: f64,
     /// Share of a step's time the encoder forward takes (its own timing
@@ -126,15 +134,11 @@ pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
     }
     let seconds = start.elapsed().as_secs_f64().max(1e-9);
     let sae = &trainers[0].sae;
-    let start_fwd = Instant::now();
-    let mut fwd = 0u64;
-    while start_fwd.elapsed() < budget / 2 || fwd == 0 {
-        std::hint::black_box(sae.encode(&batch));
-        fwd += 1;
-    }
-    let fwd_s = start_fwd.elapsed().as_secs_f64().max(1e-9);
+    let encode_s = seconds_per_call(budget / 2, || drop(std::hint::black_box(sae.encode(&batch))));
+    let sparse_s = seconds_per_call(budget / 4, || drop(std::hint::black_box(sae.encode_sparse(&batch))));
+    let mut evaluator = crate::eval::Evaluator::new(sae);
+    let eval_s = seconds_per_call(budget / 4, || evaluator.update(sae, &batch));
     let step_s = seconds / (steps.max(1) * n_saes as u64) as f64;
-    let encode_s = fwd_s / fwd as f64;
     let batch = cfg.batch_size as f64;
     SaeBenchResult {
         l0: l0_sum / l0_n.max(1) as f64,
@@ -143,8 +147,21 @@ pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
         steps,
         examples_per_s: steps as f64 * batch / seconds,
         sae_steps_per_s: (steps * n_saes as u64) as f64 / seconds,
-        encode_examples_per_s: fwd as f64 * batch / fwd_s,
+        encode_examples_per_s: batch / encode_s,
+        encode_sparse_examples_per_s: batch / sparse_s,
+        eval_examples_per_s: batch / eval_s,
         peak_rss_bytes: saev_io::sys::peak_rss_bytes(),
         threads: saev_io::sys::threads(),
     }
+}
+
+/// Mean seconds of `f`, called until `budget` has passed (at least once).
+fn seconds_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget || n == 0 {
+        f();
+        n += 1;
+    }
+    start.elapsed().as_secs_f64().max(1e-9) / n as f64
 }

@@ -73,17 +73,16 @@ impl Evaluator {
 
     /// Add a `[B, d_vit]` batch.
     pub fn update(&mut self, sae: &Sae, x_BD: &[f32]) {
-        let (d, s) = (sae.d_vit(), sae.d_sae());
-        let f_BS = sae.encode(x_BD);
-        let x_hat_BD = sae.decode(&f_BS);
-        for row in f_BS.chunks_exact(s) {
-            for ((n, v), &f) in self.n_fired.iter_mut().zip(&mut self.values).zip(row) {
-                if f > 0.0 {
-                    *n += 1;
-                    *v += f64::from(f);
-                    self.sum_l0 += 1.0;
-                    self.sum_l1 += f64::from(f);
-                }
+        let d = sae.d_vit();
+        // Latents as pairs: the work follows the latents that fired.
+        let codes = sae.encode_sparse(x_BD);
+        let x_hat_BD = sae.decode_sparse(&codes);
+        for (&j, &f) in codes.latent.iter().zip(&codes.value) {
+            if f > 0.0 {
+                self.n_fired[j as usize] += 1;
+                self.values[j as usize] += f64::from(f);
+                self.sum_l0 += 1.0;
+                self.sum_l1 += f64::from(f);
             }
         }
         for (x_row, y_row) in x_BD.chunks_exact(d).zip(x_hat_BD.chunks_exact(d)) {

@@ -22,9 +22,11 @@
 //! ```
 
 mod activation;
+mod aux_k;
 pub mod bench;
 pub mod burn_step;
 mod checkpoint;
+pub mod codes;
 pub mod eval;
 mod import;
 mod matmul;
@@ -38,6 +40,7 @@ mod train;
 pub use activation::Activation;
 pub use burn_step::BurnTrainer;
 pub use checkpoint::CheckpointError;
+pub use codes::SparseCodes;
 pub use matmul::{matmul, matmul_into, View};
 pub use objective::{AuxK, Matryoshka};
 pub use sae::{DataNorm, Losses, Sae, SaeConfig};

@@ -10,6 +10,7 @@
 //!
 //! `act` is ReLU in the preprint; TopK and BatchTopK are in [`Activation`].
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
@@ -168,10 +169,10 @@ impl Sae {
     /// Rows of `W_dec` to unit L2 norm.
     pub fn normalize_w_dec(&mut self) {
         let d = self.d_vit();
-        for row in self.w_dec_SD.chunks_exact_mut(d) {
+        self.w_dec_SD.par_chunks_exact_mut(d).for_each(|row| {
             let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
             row.iter_mut().for_each(|x| *x /= norm);
-        }
+        });
     }
 
     /// Pre-activations `(x - b_dec) @ W_enc + b_enc` into `pre_BS`; returns `x - b_dec`.
@@ -237,14 +238,10 @@ pub(crate) fn losses_of(
     coeff: f32,
 ) -> Losses {
     let b = f_BS.len() / s;
-    let sq: f64 = x_BD
-        .iter()
-        .zip(x_hat_BD)
-        .map(|(x, y)| f64::from(y - x).powi(2))
-        .sum();
+    let sq = chunked_sum(x_BD, x_hat_BD, |x, y| f64::from(y - x).powi(2));
     let mse = (sq / x_BD.len() as f64) as f32;
-    let l1 = (f_BS.iter().map(|&v| f64::from(v.abs())).sum::<f64>() / b as f64) as f32;
-    let l0 = f_BS.iter().filter(|&&v| v != 0.0).count() as f32 / b as f32;
+    let l1 = (chunked_sum(f_BS, f_BS, |v, _| f64::from(v.abs())) / b as f64) as f32;
+    let l0 = crate::sparse::nonzero(f_BS) as f32 / b as f32;
     Losses {
         loss: mse + coeff * l1,
         mse,
@@ -252,4 +249,16 @@ pub(crate) fn losses_of(
         l0,
         aux: 0.0,
     }
+}
+
+/// `sum_i term(a_i, b_i)` in f64, over fixed chunks in parallel and then in
+/// chunk order: the same bits whatever the thread count.
+pub(crate) fn chunked_sum(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f64 + Sync) -> f64 {
+    const CHUNK: usize = 1 << 15;
+    let parts: Vec<f64> = a
+        .par_chunks(CHUNK)
+        .zip(b.par_chunks(CHUNK))
+        .map(|(a, b)| a.iter().zip(b).map(|(&x, &y)| term(x, y)).sum())
+        .collect();
+    parts.iter().sum()
 }

@@ -7,11 +7,17 @@
 //! (`g_pre_rj = g_r . W_dec[j]` where `f_rj != 0`) and the encoder's weight
 //! gradient (`g_W_enc[:, j] = sum_r g_pre_rj xc_r`). With `nnz` active pairs
 //! they cost `nnz x D` each instead of `B x S x D`. The same step as the
-//! dense one (`train::step_gradients`), summed in another order.
+//! dense one (`train::step_gradients`), summed in another order, for every
+//! objective: with Matryoshka prefixes a latent of block `k` sees the sum of
+//! the output gradients of prefixes `k..n`; AuxK's (example, dead latent)
+//! pairs join the active ones in the per-latent sums.
 
 use rayon::prelude::*;
 
-use crate::sae::{losses_of, Sae};
+use crate::aux_k::{AuxTerm, DeadPre, Rows};
+use crate::codes::SparseCodes;
+use crate::objective::AuxK;
+use crate::sae::{Losses, Sae};
 use crate::train::{Grads, StepOutput};
 
 /// Below this share of active (example, latent) pairs the sparse step is
@@ -21,61 +27,14 @@ pub const SPARSE_BELOW: f64 = 0.05;
 /// Share of the entries of `f_BS` that are non-zero (a parallel count, no
 /// allocation: cheap next to the encoder product).
 pub fn density(f_BS: &[f32]) -> f64 {
-    let nnz: usize = f_BS
-        .par_chunks(1 << 16)
+    nonzero(f_BS) as f64 / f_BS.len().max(1) as f64
+}
+
+/// How many entries of `f_BS` are non-zero.
+pub(crate) fn nonzero(f_BS: &[f32]) -> usize {
+    f_BS.par_chunks(1 << 16)
         .map(|c| c.iter().filter(|&&v| v != 0.0).count())
-        .sum();
-    nnz as f64 / f_BS.len().max(1) as f64
-}
-
-/// The non-zero entries of `f_BS`, example by example (CSR).
-pub(crate) struct Active {
-    /// Example `r`'s pairs are `start[r]..start[r + 1]`.
-    pub start: Vec<usize>,
-    pub latent: Vec<u32>,
-    pub value: Vec<f32>,
-}
-
-impl Active {
-    pub fn of(f_BS: &[f32], s: usize) -> Active {
-        let rows: Vec<Vec<(u32, f32)>> = f_BS
-            .par_chunks(s)
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .filter(|(_, &v)| v != 0.0)
-                    .map(|(j, &v)| (j as u32, v))
-                    .collect()
-            })
-            .collect();
-        let mut start = Vec::with_capacity(rows.len() + 1);
-        start.push(0);
-        let nnz: usize = rows.iter().map(Vec::len).sum();
-        let (mut latent, mut value) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
-        for row in rows {
-            for (j, v) in row {
-                latent.push(j);
-                value.push(v);
-            }
-            start.push(latent.len());
-        }
-        Active {
-            start,
-            latent,
-            value,
-        }
-    }
-
-    /// Each latent's (example, pair index) list: the pairs by column.
-    fn by_latent(&self, s: usize) -> Vec<Vec<(u32, u32)>> {
-        let mut users: Vec<Vec<(u32, u32)>> = vec![Vec::new(); s];
-        for r in 0..self.start.len() - 1 {
-            for p in self.start[r]..self.start[r + 1] {
-                users[self.latent[p] as usize].push((r as u32, p as u32));
-            }
-        }
-        users
-    }
+        .sum()
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -96,61 +55,212 @@ fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     y.iter_mut().zip(x).for_each(|(y, x)| *y += a * x);
 }
 
-/// The plain objective's loss and gradients from the activations `f_BS`
-/// (and centred inputs `xc_BD`), over active pairs only.
-pub(crate) fn step(
-    sae: &Sae,
-    x_BD: &[f32],
-    xc_BD: &[f32],
-    f_BS: &[f32],
-    act: &Active,
-    coeff: f32,
-    batch_threshold: Option<f32>,
-) -> StepOutput {
-    let (d, s) = (sae.d_vit(), sae.d_sae());
-    let b = x_BD.len() / d;
-    let w_dec = &sae.w_dec_SD;
-    // Decoder forward, example by example.
-    let mut x_hat_BD = vec![0.0f32; b * d];
-    x_hat_BD.par_chunks_mut(d).enumerate().for_each(|(r, xh)| {
-        xh.copy_from_slice(&sae.b_dec_D);
-        for p in act.start[r]..act.start[r + 1] {
-            let j = act.latent[p] as usize;
-            axpy(xh, act.value[p], &w_dec[j * d..(j + 1) * d]);
+/// What the sparse step needs beyond the SAE.
+pub(crate) struct Input<'a> {
+    pub x_BD: &'a [f32],
+    /// `x - b_dec`, what the encoder saw.
+    pub xc_BD: &'a [f32],
+    pub act: &'a SparseCodes,
+    pub coeff: f32,
+    /// Matryoshka blocks `[lo, hi)` of latents (one, `[0, S)`, without it).
+    pub blocks: &'a [(usize, usize)],
+    pub aux: Option<(AuxK, &'a DeadPre)>,
+}
+
+/// Pairs grouped by latent (CSC): latent `j`'s are `start[j]..start[j + 1]`
+/// of `entry`, each (example, index of the pair in its source).
+struct ByLatent {
+    start: Vec<usize>,
+    entry: Vec<(u32, u32)>,
+}
+
+impl ByLatent {
+    /// `pairs` yields (example, latent, index), by a counting sort.
+    fn of(s: usize, n: usize, pairs: impl Fn(&mut dyn FnMut(usize, usize, usize))) -> ByLatent {
+        let mut start = vec![0usize; s + 1];
+        pairs(&mut |_, j, _| start[j + 1] += 1);
+        for j in 0..s {
+            start[j + 1] += start[j];
         }
-    });
-    let losses = losses_of(x_BD, &x_hat_BD, f_BS, s, coeff);
-    let scale = 2.0 / (b * d) as f32;
-    let g_BD: Vec<f32> = x_hat_BD
-        .iter()
-        .zip(x_BD)
-        .map(|(y, x)| scale * (y - x))
-        .collect();
-    // Gradient into each active latent: g_r . W_dec[j] plus the L1 term.
-    let neg_l1 = 2.0 * coeff / b as f32;
+        let mut next = start.clone();
+        let mut entry = vec![(0u32, 0u32); n];
+        pairs(&mut |r, j, p| {
+            entry[next[j]] = (r as u32, p as u32);
+            next[j] += 1;
+        });
+        ByLatent { start, entry }
+    }
+
+    fn of_latent(&self, j: usize) -> &[(u32, u32)] {
+        &self.entry[self.start[j]..self.start[j + 1]]
+    }
+}
+
+/// Prefix reconstructions and their output gradients, example by example
+/// (`[B, n, D]` each), plus each (example, prefix)'s squared error.
+struct Decoded {
+    x_hat_BND: Vec<f32>,
+    g_BND: Vec<f32>,
+    sq_BN: Vec<f64>,
+}
+
+/// `x_hat_k = b_dec + sum over active pairs of blocks 0..=k of f_rj W_dec[j]`
+/// and `g_k = sum_{i >= k} 2 (x_hat_i - x) / (B D n)`: the gradient every
+/// latent of block `k` sees.
+fn decode(sae: &Sae, x_BD: &[f32], act: &SparseCodes, blocks: &[(usize, usize)]) -> Decoded {
+    let d = sae.d_vit();
+    let (b, n) = (x_BD.len() / d, blocks.len());
+    let scale = 2.0 / (b * d * n) as f32;
+    let w_dec = &sae.w_dec_SD;
+    let mut x_hat_BND = vec![0.0f32; b * n * d];
+    let mut g_BND = vec![0.0f32; b * n * d];
+    let mut sq_BN = vec![0.0f64; b * n];
+    x_hat_BND
+        .par_chunks_mut(n * d)
+        .zip(g_BND.par_chunks_mut(n * d))
+        .zip(sq_BN.par_chunks_mut(n))
+        .enumerate()
+        .for_each(|(r, ((xh, g), sq))| {
+            let mut p = act.start[r];
+            xh[..d].copy_from_slice(&sae.b_dec_D);
+            for (k, &(_, hi)) in blocks.iter().enumerate() {
+                if k > 0 {
+                    xh.copy_within((k - 1) * d..k * d, k * d);
+                }
+                let slot = &mut xh[k * d..(k + 1) * d];
+                while p < act.start[r + 1] && (act.latent[p] as usize) < hi {
+                    let j = act.latent[p] as usize;
+                    axpy(slot, act.value[p], &w_dec[j * d..(j + 1) * d]);
+                    p += 1;
+                }
+            }
+            let x = &x_BD[r * d..(r + 1) * d];
+            for k in (0..n).rev() {
+                let (now, later) = g.split_at_mut((k + 1) * d);
+                let now = &mut now[k * d..];
+                let mut err = 0.0f64;
+                for i in 0..d {
+                    let diff = xh[k * d + i] - x[i];
+                    err += f64::from(diff) * f64::from(diff);
+                    now[i] = scale * diff + if k + 1 < n { later[i] } else { 0.0 };
+                }
+                sq[k] = err;
+            }
+        });
+    Decoded {
+        x_hat_BND,
+        g_BND,
+        sq_BN,
+    }
+}
+
+/// The block holding latent `j`.
+fn block_of(blocks: &[(usize, usize)], j: usize) -> usize {
+    blocks.partition_point(|&(_, hi)| hi <= j)
+}
+
+/// Each active pair's pre-activation gradient: `g_k(r) . W_dec[j]` plus the
+/// L1 term's `c sign(f) / B`.
+fn pair_gradients(sae: &Sae, dec: &Decoded, input: &Input) -> Vec<f32> {
+    let d = sae.d_vit();
+    let (act, blocks) = (input.act, input.blocks);
+    let n = blocks.len();
+    let b = act.start.len() - 1;
+    let (l1, neg_l1) = (input.coeff / b as f32, 2.0 * input.coeff / b as f32);
     let mut g_pre = vec![0.0f32; act.latent.len()];
-    let ranges: Vec<(usize, usize)> = (0..b).map(|r| (act.start[r], act.start[r + 1])).collect();
     let mut rest: &mut [f32] = &mut g_pre;
-    let mut chunks = Vec::with_capacity(b);
-    for &(lo, hi) in &ranges {
-        let (head, tail) = rest.split_at_mut(hi - lo);
-        chunks.push(head);
+    let mut rows = Vec::with_capacity(b);
+    for r in 0..b {
+        let (head, tail) = rest.split_at_mut(act.start[r + 1] - act.start[r]);
+        rows.push(head);
         rest = tail;
     }
-    chunks.into_par_iter().enumerate().for_each(|(r, gp)| {
-        let g = &g_BD[r * d..(r + 1) * d];
-        for (k, p) in (act.start[r]..act.start[r + 1]).enumerate() {
+    rows.into_par_iter().enumerate().for_each(|(r, gp)| {
+        let g_row = &dec.g_BND[r * n * d..(r + 1) * n * d];
+        for (out, p) in gp.iter_mut().zip(act.start[r]..act.start[r + 1]) {
             let j = act.latent[p] as usize;
-            let mut v = coeff / b as f32 + dot(g, &w_dec[j * d..(j + 1) * d]);
+            let k = block_of(blocks, j);
+            let g = &g_row[k * d..(k + 1) * d];
+            let mut v = l1 + dot(g, &sae.w_dec_SD[j * d..(j + 1) * d]);
             if act.value[p] < 0.0 {
                 v -= neg_l1;
             }
-            gp[k] = v;
+            *out = v;
         }
     });
-    // Per latent: decoder row gradient, encoder column gradient (as a row
-    // of the transposed [S, D] buffer), encoder bias gradient.
-    let users = act.by_latent(s);
+    g_pre
+}
+
+/// The loss terms and gradients of the step from the active pairs.
+pub(crate) fn step(sae: &Sae, input: Input) -> StepOutput {
+    let (d, s) = (sae.d_vit(), sae.d_sae());
+    let (x_BD, act, blocks) = (input.x_BD, input.act, input.blocks);
+    let (b, n) = (x_BD.len() / d, blocks.len());
+    let dec = decode(sae, x_BD, act, blocks);
+    let g_pre = pair_gradients(sae, &dec, &input);
+    let mut losses = losses_of_pairs(act, &dec.sq_BN, b * d, n, input.coeff);
+    let by_latent = ByLatent::of(s, act.latent.len(), |emit| {
+        for r in 0..b {
+            for p in act.start[r]..act.start[r + 1] {
+                emit(r, act.latent[p] as usize, p);
+            }
+        }
+    });
+    let active_S: Vec<bool> = (0..s).map(|j| by_latent.start[j + 1] > by_latent.start[j]).collect();
+    let aux = input.aux.map(|(aux, dead)| {
+        let x_hat = Rows {
+            data: &dec.x_hat_BND,
+            stride: n * d,
+            offset: (n - 1) * d,
+        };
+        AuxTerm::of(sae, x_BD, x_hat, dead, &dead.dead_S(&active_S), aux)
+    });
+    let aux_rows: &[crate::aux_k::AuxRow] = aux.as_ref().map_or(&[], |a| &a.rows);
+    let aux_by_latent = ByLatent::of(s, aux_rows.iter().map(|r| r.picked.len()).sum(), |emit| {
+        for (r, row) in aux_rows.iter().enumerate() {
+            for (q, &(j, _)) in row.picked.iter().enumerate() {
+                emit(r, j, q);
+            }
+        }
+    });
+    if let Some(a) = &aux {
+        losses.aux = a.loss;
+        losses.loss += a.loss;
+    }
+    let (w_dec_SD, w_enc_SD, b_enc_S) = latent_gradients(sae, &input, &dec, &g_pre, [&by_latent, &aux_by_latent], aux_rows);
+    let mut b_dec_D = vec![0.0f32; d];
+    for g in dec.g_BND.chunks_exact(n * d) {
+        b_dec_D.iter_mut().zip(&g[..d]).for_each(|(a, g)| *a += g);
+    }
+    crate::train::subtract_encoder_path(&mut b_dec_D, &sae.w_enc_DS, &b_enc_S);
+    StepOutput {
+        losses,
+        grads: Grads {
+            w_enc_DS: transpose(&w_enc_SD, s, d),
+            b_enc_S,
+            w_dec_SD,
+            b_dec_D,
+        },
+        active_S: input.aux.is_some().then_some(active_S),
+        batch_threshold: None,
+    }
+}
+
+/// Per latent: its decoder row's gradient, its encoder column's (as a row
+/// of an `[S, D]` buffer) and its encoder bias's, over its active pairs and
+/// its AuxK pairs.
+fn latent_gradients(
+    sae: &Sae,
+    input: &Input,
+    dec: &Decoded,
+    g_pre: &[f32],
+    [active, aux]: [&ByLatent; 2],
+    aux_rows: &[crate::aux_k::AuxRow],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (d, s) = (sae.d_vit(), sae.d_sae());
+    let n = input.blocks.len();
+    let (act, xc_BD) = (input.act, input.xc_BD);
+    let xc = |r: usize| &xc_BD[r * d..(r + 1) * d];
     let mut w_dec_SD = vec![0.0f32; s * d];
     let mut w_enc_SD = vec![0.0f32; s * d];
     let mut b_enc_S = vec![0.0f32; s];
@@ -158,31 +268,47 @@ pub(crate) fn step(
         .par_chunks_mut(d)
         .zip(w_enc_SD.par_chunks_mut(d))
         .zip(b_enc_S.par_iter_mut())
-        .zip(&users)
-        .for_each(|(((gd, ge), gb), users)| {
-            for &(r, p) in users {
+        .enumerate()
+        .for_each(|(j, ((gd, ge), gb))| {
+            let k = block_of(input.blocks, j);
+            for &(r, p) in active.of_latent(j) {
                 let (r, p) = (r as usize, p as usize);
-                axpy(gd, act.value[p], &g_BD[r * d..(r + 1) * d]);
-                axpy(ge, g_pre[p], &xc_BD[r * d..(r + 1) * d]);
+                let at = (r * n + k) * d;
+                axpy(gd, act.value[p], &dec.g_BND[at..at + d]);
+                axpy(ge, g_pre[p], xc(r));
                 *gb += g_pre[p];
             }
+            for &(r, q) in aux.of_latent(j) {
+                let row = &aux_rows[r as usize];
+                let q = q as usize;
+                axpy(gd, row.picked[q].1, &row.g_e_D);
+                axpy(ge, row.g_pre[q], xc(r as usize));
+                *gb += row.g_pre[q];
+            }
         });
-    let w_enc_DS = transpose(&w_enc_SD, s, d);
-    let mut b_dec_D = vec![0.0f32; d];
-    for g in g_BD.chunks_exact(d) {
-        b_dec_D.iter_mut().zip(g).for_each(|(a, g)| *a += g);
+    (w_dec_SD, w_enc_SD, b_enc_S)
+}
+
+/// MSE (averaged over prefixes), L1 and L0 from the active pairs and each
+/// (example, prefix)'s squared error; summed in a fixed order.
+fn losses_of_pairs(act: &SparseCodes, sq_BN: &[f64], n_values: usize, n: usize, coeff: f32) -> Losses {
+    let b = act.start.len() - 1;
+    let mut per_prefix = vec![0.0f64; n];
+    for row in sq_BN.chunks_exact(n) {
+        per_prefix.iter_mut().zip(row).for_each(|(a, v)| *a += v);
     }
-    crate::train::subtract_encoder_path(&mut b_dec_D, &sae.w_enc_DS, &b_enc_S);
-    StepOutput {
-        losses,
-        grads: Grads {
-            w_enc_DS,
-            b_enc_S,
-            w_dec_SD,
-            b_dec_D,
-        },
-        active_S: None,
-        batch_threshold,
+    let mse = per_prefix
+        .iter()
+        .map(|&sq| (sq / n_values as f64) as f32)
+        .sum::<f32>()
+        / n as f32;
+    let l1 = (crate::sae::chunked_sum(&act.value, &act.value, |v, _| f64::from(v.abs())) / b as f64) as f32;
+    Losses {
+        loss: mse + coeff * l1,
+        mse,
+        l1,
+        l0: act.latent.len() as f32 / b as f32,
+        aux: 0.0,
     }
 }
 
@@ -214,7 +340,7 @@ mod tests {
     fn transpose_and_pairs_are_what_they_say() {
         let a: Vec<f32> = (0..6).map(|x| x as f32).collect();
         assert_eq!(transpose(&a, 2, 3), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
-        let act = Active::of(&[0.0, 2.0, 0.0, -1.0, 0.0, 0.0], 3);
+        let act = SparseCodes::of_dense(&[0.0, 2.0, 0.0, -1.0, 0.0, 0.0], 3);
         assert_eq!(act.start, [0, 1, 2]);
         assert_eq!(act.latent, [1, 0]);
         assert!((density(&[0.0, 2.0, 0.0, -1.0, 0.0, 0.0]) - 2.0 / 6.0).abs() < 1e-12);

@@ -21,6 +21,9 @@ use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aux_k::{AuxTerm, DeadPre};
+use crate::codes::SparseCodes;
+use crate::sparse::SPARSE_BELOW;
 use crate::matmul::{matmul, matmul_into, View};
 use crate::objective::{sample_prefixes, AuxK, Matryoshka};
 use crate::sae::{losses_of, Losses, Sae};
@@ -101,11 +104,19 @@ impl Moments {
         let bc1 = 1.0 - B1.powi(t as i32);
         let bc2_sqrt = (1.0 - B2.powi(t as i32)).sqrt();
         let step = lr / bc1;
-        for (((p, g), m), v) in p.iter_mut().zip(g).zip(&mut self.m).zip(&mut self.v) {
-            *m = B1 * *m + (1.0 - B1) * g;
-            *v = B2 * *v + (1.0 - B2) * g * g;
-            *p -= step * *m / (v.sqrt() / bc2_sqrt + EPS);
-        }
+        // Elementwise, so splitting across threads changes nothing.
+        const CHUNK: usize = 1 << 14;
+        p.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .zip(self.m.par_chunks_mut(CHUNK))
+            .zip(self.v.par_chunks_mut(CHUNK))
+            .for_each(|(((p, g), m), v)| {
+                for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                    *m = B1 * *m + (1.0 - B1) * g;
+                    *v = B2 * *v + (1.0 - B2) * g * g;
+                    *p -= step * *m / (v.sqrt() / bc2_sqrt + EPS);
+                }
+            });
     }
 }
 
@@ -178,22 +189,20 @@ pub fn step_gradients(sae: &Sae, x_BD: &[f32], opts: StepOptions) -> StepOutput 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepPath {
-    /// Sparse when few enough latents fired ([`crate::sparse::SPARSE_BELOW`])
-    /// and the objective is plain (no Matryoshka prefixes, no AuxK), else dense.
+    /// Sparse when few enough latents fired ([`crate::sparse::SPARSE_BELOW`]),
+    /// else dense.
     #[default]
     Auto,
     /// Always the dense products.
     Dense,
-    /// Over active pairs whenever the objective allows it (for testing).
+    /// Always over active pairs (for testing and benchmarks).
     Sparse,
 }
 
 /// [`step_gradients`] on a chosen [`StepPath`]: the same step either way,
 /// summed in another order.
 pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepPath) -> StepOutput {
-    let (d, s) = (sae.d_vit(), sae.d_sae());
-    let b = x_BD.len() / d;
-    let coeff = opts.coeff;
+    let s = sae.d_sae();
     let full = [s];
     let prefixes = opts.prefixes.unwrap_or(&full);
     assert!(
@@ -204,152 +213,213 @@ pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepP
         .chain(prefixes.iter().copied())
         .zip(prefixes.iter().copied())
         .collect();
-    let n = prefixes.len();
-
-    let mut f_BS = vec![0.0; b * s];
+    let step = Step {
+        sae,
+        x_BD,
+        opts,
+        blocks: &blocks,
+    };
+    let dead_before = opts.aux.map(|(_, dead)| dead);
+    // Per-example activations: encode block by block, never holding [B, S],
+    // unless the first block shows the dense step will be cheaper.
+    if path != StepPath::Dense && crate::codes::per_example(sae.cfg.activation) {
+        let xc_BD = crate::codes::centred(sae, x_BD);
+        let mut dead = dead_before.map(DeadPre::new);
+        let give_up = (path == StepPath::Auto).then_some(2.0 * SPARSE_BELOW);
+        let codes = crate::codes::encode_train_blocks(sae, &xc_BD, give_up, |_, pre| {
+            if let Some(dead) = &mut dead {
+                dead.push(pre, s);
+            }
+        });
+        match codes {
+            Some(c) if path == StepPath::Sparse || c.density() < SPARSE_BELOW => {
+                return step.sparse(&xc_BD, &c, dead.as_ref(), None)
+            }
+            Some(c) => return step.dense(xc_BD, c.to_dense(), dead, None),
+            None => {}
+        }
+    }
+    let mut f_BS = vec![0.0; x_BD.len() / sae.d_vit() * s];
     let xc_BD = sae.pre_activations(x_BD, &mut f_BS);
-    let pre_BS = opts.aux.map(|_| f_BS.clone());
-    let batch_threshold = sae.cfg.activation.apply_train(&mut f_BS, s);
-    let plain = n == 1 && opts.aux.is_none();
+    let dead = dead_before.map(|dead| DeadPre::gather(&f_BS, s, dead));
+    let threshold = sae.cfg.activation.apply_train(&mut f_BS, s);
     let sparse = match path {
         StepPath::Dense => false,
-        StepPath::Sparse => plain,
-        StepPath::Auto => plain && crate::sparse::density(&f_BS) < crate::sparse::SPARSE_BELOW,
+        StepPath::Sparse => true,
+        StepPath::Auto => crate::sparse::density(&f_BS) < SPARSE_BELOW,
     };
     if sparse {
-        let act = crate::sparse::Active::of(&f_BS, s);
-        return crate::sparse::step(sae, x_BD, &xc_BD, &f_BS, &act, coeff, batch_threshold);
+        let codes = SparseCodes::of_dense(&f_BS, s);
+        drop(f_BS);
+        return step.sparse(&xc_BD, &codes, dead.as_ref(), threshold);
     }
-    let f = View::new(&f_BS, b, s);
-    let w_dec = View::new(&sae.w_dec_SD, s, d);
+    step.dense(xc_BD, f_BS, dead, threshold)
+}
 
-    // Prefix reconstructions: x_hat_j = x_hat_{j-1} + f[:, block j] W_dec[block j].
-    let mut x_hats: Vec<Vec<f32>> = Vec::with_capacity(n);
-    for (j, &(lo, hi)) in blocks.iter().enumerate() {
-        let mut x_hat_BD = match x_hats.last() {
-            Some(prev) => prev.clone(),
-            None => sae.b_dec_D.iter().copied().cycle().take(b * d).collect(),
+/// One step's inputs, whichever path computes it.
+struct Step<'a> {
+    sae: &'a Sae,
+    x_BD: &'a [f32],
+    opts: StepOptions<'a>,
+    /// Matryoshka blocks `[lo, hi)` of latents (one, `[0, S)`, without it).
+    blocks: &'a [(usize, usize)],
+}
+
+impl Step<'_> {
+    fn sparse(
+        &self,
+        xc_BD: &[f32],
+        codes: &SparseCodes,
+        dead: Option<&DeadPre>,
+        batch_threshold: Option<f32>,
+    ) -> StepOutput {
+        let input = crate::sparse::Input {
+            x_BD: self.x_BD,
+            xc_BD,
+            act: codes,
+            coeff: self.opts.coeff,
+            blocks: self.blocks,
+            aux: self.opts.aux.map(|(aux, _)| aux).zip(dead),
         };
-        matmul(&mut x_hat_BD, f.columns(lo, hi), w_dec.rows(lo, hi), true);
-        debug_assert_eq!(x_hats.len(), j);
-        x_hats.push(x_hat_BD);
+        let mut out = crate::sparse::step(self.sae, input);
+        out.batch_threshold = batch_threshold;
+        out
     }
-    let x_hat_BD = x_hats.last().expect("one prefix at least");
-    let mut losses = losses_of(x_BD, x_hat_BD, &f_BS, s, coeff);
-    if n > 1 {
-        losses.mse = x_hats
-            .iter()
-            .map(|xh| losses_of(x_BD, xh, &[], 1, 0.0).mse)
-            .sum::<f32>()
-            / n as f32;
-        losses.loss = losses.mse + coeff * losses.l1;
-    }
-    let ones_B = vec![1.0f32; b];
 
-    // Output gradients, summed from the last prefix back: g_j = sum_{i >= j} g_xhat_i.
-    let scale = 2.0 / (b * d * n) as f32;
-    let mut g_suffix: Vec<Vec<f32>> = vec![Vec::new(); n];
-    for j in (0..n).rev() {
-        let mut g: Vec<f32> = x_hats[j]
-            .iter()
-            .zip(x_BD)
-            .map(|(y, x)| scale * (y - x))
-            .collect();
-        if j + 1 < n {
-            g.iter_mut()
-                .zip(&g_suffix[j + 1])
-                .for_each(|(a, b)| *a += b);
+    /// The dense products over `f_BS` (activated latents, `[B, S]`).
+    fn dense(
+        &self,
+        xc_BD: Vec<f32>,
+        f_BS: Vec<f32>,
+        dead_pre: Option<DeadPre>,
+        batch_threshold: Option<f32>,
+    ) -> StepOutput {
+        let (sae, x_BD, opts, blocks) = (self.sae, self.x_BD, self.opts, self.blocks);
+        let (d, s) = (sae.d_vit(), sae.d_sae());
+        let b = x_BD.len() / d;
+        let n = blocks.len();
+        let coeff = opts.coeff;
+        let f = View::new(&f_BS, b, s);
+        let w_dec = View::new(&sae.w_dec_SD, s, d);
+
+        // Prefix reconstructions: x_hat_j = x_hat_{j-1} + f[:, block j] W_dec[block j].
+        let mut x_hats: Vec<Vec<f32>> = Vec::with_capacity(n);
+        for (j, &(lo, hi)) in blocks.iter().enumerate() {
+            let mut x_hat_BD = match x_hats.last() {
+                Some(prev) => prev.clone(),
+                None => sae.b_dec_D.iter().copied().cycle().take(b * d).collect(),
+            };
+            matmul(&mut x_hat_BD, f.columns(lo, hi), w_dec.rows(lo, hi), true);
+            debug_assert_eq!(x_hats.len(), j);
+            x_hats.push(x_hat_BD);
         }
-        g_suffix[j] = g;
-    }
-    let mut w_dec_SD = vec![0.0; s * d];
-    for (&(lo, hi), g) in blocks.iter().zip(&g_suffix) {
+        let x_hat_BD = x_hats.last().expect("one prefix at least");
+        let mut losses = losses_of(x_BD, x_hat_BD, &f_BS, s, coeff);
+        if n > 1 {
+            losses.mse = x_hats
+                .iter()
+                .map(|xh| losses_of(x_BD, xh, &[], 1, 0.0).mse)
+                .sum::<f32>()
+                / n as f32;
+            losses.loss = losses.mse + coeff * losses.l1;
+        }
+        let ones_B = vec![1.0f32; b];
+
+        // Output gradients, summed from the last prefix back: g_j = sum_{i >= j} g_xhat_i.
+        let scale = 2.0 / (b * d * n) as f32;
+        let mut g_suffix: Vec<Vec<f32>> = vec![Vec::new(); n];
+        for j in (0..n).rev() {
+            let mut g: Vec<f32> = x_hats[j]
+                .iter()
+                .zip(x_BD)
+                .map(|(y, x)| scale * (y - x))
+                .collect();
+            if j + 1 < n {
+                g.iter_mut()
+                    .zip(&g_suffix[j + 1])
+                    .for_each(|(a, b)| *a += b);
+            }
+            g_suffix[j] = g;
+        }
+        let mut w_dec_SD = vec![0.0; s * d];
+        for (&(lo, hi), g) in blocks.iter().zip(&g_suffix) {
+            matmul(
+                &mut w_dec_SD[lo * d..hi * d],
+                f.columns(lo, hi).t(),
+                View::new(g, b, d),
+                false,
+            );
+        }
+        let mut b_dec_D = vec![0.0; d];
         matmul(
-            &mut w_dec_SD[lo * d..hi * d],
-            f.columns(lo, hi).t(),
-            View::new(g, b, d),
+            &mut b_dec_D,
+            View::new(&ones_B, 1, b),
+            View::new(&g_suffix[0], b, d),
             false,
         );
-    }
-    let mut b_dec_D = vec![0.0; d];
-    matmul(
-        &mut b_dec_D,
-        View::new(&ones_B, 1, b),
-        View::new(&g_suffix[0], b, d),
-        false,
-    );
-    // g_pre = (g_xhat W_dec^T + c sign(f) / B) where f != 0, else 0.
-    let mut g_pre_BS = vec![coeff / b as f32; b * s];
-    for (&(lo, hi), g) in blocks.iter().zip(&g_suffix) {
-        matmul_into(
-            &mut g_pre_BS[lo..],
-            s,
-            View::new(g, b, d),
-            w_dec.rows(lo, hi).t(),
-            true,
-        );
-    }
-    let neg_l1 = 2.0 * coeff / b as f32;
-    g_pre_BS
-        .par_chunks_mut(1 << 16)
-        .zip(f_BS.par_chunks(1 << 16))
-        .for_each(|(g, f)| {
-            g.iter_mut().zip(f).for_each(|(g, &f)| {
-                if f == 0.0 {
-                    *g = 0.0
-                } else if f < 0.0 {
-                    *g -= neg_l1
-                }
-            })
-        });
+        // g_pre = (g_xhat W_dec^T + c sign(f) / B) where f != 0, else 0.
+        let mut g_pre_BS = vec![coeff / b as f32; b * s];
+        for (&(lo, hi), g) in blocks.iter().zip(&g_suffix) {
+            matmul_into(
+                &mut g_pre_BS[lo..],
+                s,
+                View::new(g, b, d),
+                w_dec.rows(lo, hi).t(),
+                true,
+            );
+        }
+        let neg_l1 = 2.0 * coeff / b as f32;
+        g_pre_BS
+            .par_chunks_mut(1 << 16)
+            .zip(f_BS.par_chunks(1 << 16))
+            .for_each(|(g, f)| {
+                g.iter_mut().zip(f).for_each(|(g, &f)| {
+                    if f == 0.0 {
+                        *g = 0.0
+                    } else if f < 0.0 {
+                        *g -= neg_l1
+                    }
+                })
+            });
 
-    let mut active_S = None;
-    if let (Some((aux, dead_before_S)), Some(pre_BS)) = (opts.aux, pre_BS) {
-        let active = fired(&f_BS, s);
-        let dead_S: Vec<bool> = dead_before_S
-            .iter()
-            .zip(&active)
-            .map(|(&dead, &a)| dead && !a)
-            .collect();
-        losses.aux = aux_k(
-            sae,
-            x_BD,
-            x_hat_BD,
-            &pre_BS,
-            &dead_S,
-            aux,
-            &mut g_pre_BS,
-            &mut w_dec_SD,
-        );
-        losses.loss += losses.aux;
-        active_S = Some(active);
-    }
+        let mut active_S = None;
+        if let (Some((aux, _)), Some(dead_pre)) = (opts.aux, &dead_pre) {
+            let active = fired(&f_BS, s);
+            let dead_S = dead_pre.dead_S(&active);
+            let x_hat = crate::aux_k::Rows::dense(x_hat_BD, d);
+            let term = AuxTerm::of(sae, x_BD, x_hat, dead_pre, &dead_S, aux);
+            term.add_dense(sae, &mut g_pre_BS, &mut w_dec_SD);
+            losses.aux = term.loss;
+            losses.loss += losses.aux;
+            active_S = Some(active);
+        }
 
-    let mut w_enc_DS = vec![0.0; d * s];
-    matmul(
-        &mut w_enc_DS,
-        View::new(&xc_BD, b, d).t(),
-        View::new(&g_pre_BS, b, s),
-        false,
-    );
-    let mut b_enc_S = vec![0.0; s];
-    matmul(
-        &mut b_enc_S,
-        View::new(&ones_B, 1, b),
-        View::new(&g_pre_BS, b, s),
-        false,
-    );
-    subtract_encoder_path(&mut b_dec_D, &sae.w_enc_DS, &b_enc_S);
-    StepOutput {
-        losses,
-        grads: Grads {
-            w_enc_DS,
-            b_enc_S,
-            w_dec_SD,
-            b_dec_D,
-        },
-        active_S,
-        batch_threshold,
+        let mut w_enc_DS = vec![0.0; d * s];
+        matmul(
+            &mut w_enc_DS,
+            View::new(&xc_BD, b, d).t(),
+            View::new(&g_pre_BS, b, s),
+            false,
+        );
+        let mut b_enc_S = vec![0.0; s];
+        matmul(
+            &mut b_enc_S,
+            View::new(&ones_B, 1, b),
+            View::new(&g_pre_BS, b, s),
+            false,
+        );
+        subtract_encoder_path(&mut b_dec_D, &sae.w_enc_DS, &b_enc_S);
+        StepOutput {
+            losses,
+            grads: Grads {
+                w_enc_DS,
+                b_enc_S,
+                w_dec_SD,
+                b_dec_D,
+            },
+            active_S,
+            batch_threshold,
+        }
     }
 }
 
@@ -357,9 +427,10 @@ pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepP
 /// `g_b_dec -= W_enc g_b_enc`.
 pub(crate) fn subtract_encoder_path(g_b_dec_D: &mut [f32], w_enc_DS: &[f32], g_b_enc_S: &[f32]) {
     let s = g_b_enc_S.len();
-    for (g, row) in g_b_dec_D.iter_mut().zip(w_enc_DS.chunks_exact(s)) {
-        *g -= row.iter().zip(g_b_enc_S).map(|(w, gb)| w * gb).sum::<f32>();
-    }
+    g_b_dec_D
+        .par_iter_mut()
+        .zip(w_enc_DS.par_chunks_exact(s))
+        .for_each(|(g, row)| *g -= row.iter().zip(g_b_enc_S).map(|(w, gb)| w * gb).sum::<f32>());
 }
 
 /// Which latents are non-zero for at least one example.
@@ -381,93 +452,15 @@ fn fired(f_BS: &[f32], s: usize) -> Vec<bool> {
         )
 }
 
-/// The AuxK term: adds its gradients into `g_pre_BS` and `g_w_dec_SD` and
-/// returns its value. Sparse: only `k_aux` latents per example take part.
-#[allow(clippy::too_many_arguments)]
-fn aux_k(
-    sae: &Sae,
-    x_BD: &[f32],
-    x_hat_BD: &[f32],
-    pre_BS: &[f32],
-    dead_S: &[bool],
-    aux: AuxK,
-    g_pre_BS: &mut [f32],
-    g_w_dec_SD: &mut [f32],
-) -> f32 {
-    let (d, s) = (sae.d_vit(), sae.d_sae());
-    let b = x_BD.len() / d;
-    let dead: Vec<usize> = (0..s).filter(|&j| dead_S[j]).collect();
-    let k = aux.k_aux.min(dead.len());
-    if k == 0 {
-        return 0.0;
-    }
-    let scale = 2.0 * aux.alpha / (b * d) as f32;
-    // Per example: its k largest dead pre-activations, e_hat, and g_ehat.
-    // (picked (latent, pre-activation) pairs, g_ehat, squared error)
-    type Row = (Vec<(usize, f32)>, Vec<f32>, f64);
-    let per_row: Vec<Row> = (0..b)
-        .into_par_iter()
-        .map(|r| {
-            let pre = &pre_BS[r * s..(r + 1) * s];
-            let mut cand: Vec<(usize, f32)> = dead.iter().map(|&j| (j, pre[j])).collect();
-            if k < cand.len() {
-                cand.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                cand.truncate(k);
-            }
-            let mut e_hat = vec![0.0f32; d];
-            for &(j, a) in &cand {
-                let w = &sae.w_dec_SD[j * d..(j + 1) * d];
-                e_hat.iter_mut().zip(w).for_each(|(e, w)| *e += a * w);
-            }
-            let (x, xh) = (&x_BD[r * d..(r + 1) * d], &x_hat_BD[r * d..(r + 1) * d]);
-            let mut sq = 0.0f64;
-            for ((e, &x), &xh) in e_hat.iter_mut().zip(x).zip(xh) {
-                let diff = *e - (x - xh);
-                sq += f64::from(diff) * f64::from(diff);
-                *e = scale * diff;
-            }
-            (cand, e_hat, sq)
-        })
-        .collect();
-    // Encoder side: g_pre[r, j] += g_ehat_r . W_dec[j].
-    g_pre_BS
-        .par_chunks_mut(s)
-        .zip(&per_row)
-        .for_each(|(g_row, (cand, g_e, _))| {
-            for &(j, _) in cand {
-                let w = &sae.w_dec_SD[j * d..(j + 1) * d];
-                g_row[j] += w.iter().zip(g_e).map(|(w, g)| w * g).sum::<f32>();
-            }
-        });
-    // Decoder side: g_W_dec[j] += a_rj g_ehat_r, gathered per latent.
-    let mut users: Vec<Vec<(usize, f32)>> = vec![Vec::new(); s];
-    for (r, (cand, _, _)) in per_row.iter().enumerate() {
-        for &(j, a) in cand {
-            users[j].push((r, a));
-        }
-    }
-    g_w_dec_SD
-        .par_chunks_mut(d)
-        .zip(&users)
-        .for_each(|(g_row, users)| {
-            for &(r, a) in users {
-                g_row
-                    .iter_mut()
-                    .zip(&per_row[r].1)
-                    .for_each(|(g, e)| *g += a * e);
-            }
-        });
-    let sq: f64 = per_row.iter().map(|p| p.2).sum();
-    (f64::from(aux.alpha) * sq / (b * d) as f64) as f32
-}
-
 /// Remove from each row of `g_SD` its component along the same row of `w_SD`
 /// (assumed unit norm, as after `normalize_w_dec`).
 pub fn remove_parallel(g_SD: &mut [f32], w_SD: &[f32], d: usize) {
-    for (g, w) in g_SD.chunks_exact_mut(d).zip(w_SD.chunks_exact(d)) {
-        let dot: f32 = g.iter().zip(w).map(|(a, b)| a * b).sum();
-        g.iter_mut().zip(w).for_each(|(a, b)| *a -= dot * b);
-    }
+    g_SD.par_chunks_exact_mut(d)
+        .zip(w_SD.par_chunks_exact(d))
+        .for_each(|(g, w)| {
+            let dot: f32 = g.iter().zip(w).map(|(a, b)| a * b).sum();
+            g.iter_mut().zip(w).for_each(|(a, b)| *a -= dot * b);
+        });
 }
 
 /// Matryoshka prefixes of step `step` (a function of the SAE seed and the step).

@@ -94,11 +94,18 @@ pub fn evaluate(
         });
     let n = y_N.len();
     let k_random = class_latents.iter().map(Vec::len).max().unwrap_or(0);
+    // Every example encoded at once, block by block, as pairs.
+    let codes = sae.encode_sparse(x_ND);
     (0..n)
         .into_par_iter()
         .flat_map_iter(|i| {
             let x = &x_ND[i * d..(i + 1) * d];
-            let f = sae.encode(x);
+            let (latents_i, values_i) = codes.row(i);
+            let f_of = |j: usize| {
+                latents_i
+                    .binary_search(&(j as u32))
+                    .map_or(0.0, |at| values_i[at])
+            };
             let logits = probe.logits(x);
             let pb = softmax(&logits);
             let y = y_N[i];
@@ -117,7 +124,7 @@ pub fn evaluate(
                     for &sc in &cfg.scales {
                         let mut l = logits.clone();
                         for &j in latents.iter() {
-                            let delta = sc * max_S[j] - f[j];
+                            let delta = sc * max_S[j] - f_of(j);
                             l.iter_mut()
                                 .zip(&dir_SC[j * c..(j + 1) * c])
                                 .for_each(|(a, b)| *a += delta * b);

@@ -81,12 +81,13 @@ pub fn proposals(
     let (d, s) = (sae.d_vit(), sae.d_sae());
     let mut sums = vec![0.0f64; n_classes * s];
     for (chunk_x, chunk_y) in x_ND.chunks(4096 * d).zip(y_N.chunks(4096)) {
-        let f = sae.encode(chunk_x);
-        for (row, &y) in f.chunks_exact(s).zip(chunk_y) {
+        let codes = sae.encode_sparse(chunk_x);
+        for (r, &y) in chunk_y.iter().enumerate() {
             let acc = &mut sums[y as usize * s..(y as usize + 1) * s];
-            acc.iter_mut()
-                .zip(row)
-                .for_each(|(a, &v)| *a += f64::from(v));
+            let (latents, values) = codes.row(r);
+            for (&j, &v) in latents.iter().zip(values) {
+                acc[j as usize] += f64::from(v);
+            }
         }
     }
     (0..n_classes)

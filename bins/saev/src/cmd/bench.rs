@@ -103,6 +103,8 @@ impl Bench {
                     "activation": args.activation, "aux": args.aux, "steps": r.steps,
                     "examples_per_s": r.examples_per_s, "sae_steps_per_s": r.sae_steps_per_s,
                     "encode_examples_per_s": r.encode_examples_per_s,
+                    "encode_sparse_examples_per_s": r.encode_sparse_examples_per_s,
+                    "eval_examples_per_s": r.eval_examples_per_s,
                     "target_l0": args.target_l0, "l0": r.l0, "path": args.path,
                     "encoder_share": r.encoder_share,
                     "peak_rss_bytes": r.peak_rss_bytes, "threads": r.threads,

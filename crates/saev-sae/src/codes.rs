@@ -1,0 +1,187 @@
+//! Latents as (latent, value) pairs example by example, computed a block of
+//! examples at a time so no `[B, S]` buffer is ever held: the form every
+//! bulk consumer of latents (training's sparse step, evaluation, visuals,
+//! steering) reads.
+
+use rayon::prelude::*;
+
+use crate::activation::Activation;
+use crate::matmul::{matmul, View};
+use crate::sae::Sae;
+
+/// Examples encoded per block: the one `[ROWS, S]` buffer a block needs
+/// (12.6 MB at S = 12,288) and still a product `gemm` runs at full speed.
+pub const ROWS: usize = 256;
+
+/// A batch's non-zero latents, example by example (CSR): example `r`'s are
+/// `latent[start[r]..start[r + 1]]` (increasing) with their `value`s.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SparseCodes {
+    pub d_sae: usize,
+    pub start: Vec<usize>,
+    pub latent: Vec<u32>,
+    pub value: Vec<f32>,
+}
+
+impl SparseCodes {
+    /// The non-zero entries of a dense `[B, S]` buffer.
+    pub fn of_dense(f_BS: &[f32], s: usize) -> SparseCodes {
+        let mut codes = SparseCodes::empty(s);
+        codes.push_rows(f_BS);
+        codes
+    }
+
+    fn empty(d_sae: usize) -> SparseCodes {
+        SparseCodes {
+            d_sae,
+            start: vec![0],
+            latent: Vec::new(),
+            value: Vec::new(),
+        }
+    }
+
+    /// Append the rows of a dense block.
+    fn push_rows(&mut self, f_RS: &[f32]) {
+        let s = self.d_sae;
+        let rows: Vec<Vec<(u32, f32)>> = f_RS
+            .par_chunks(s)
+            .map(|row| {
+                let nz = row.iter().enumerate().filter(|(_, &v)| v != 0.0);
+                nz.map(|(j, &v)| (j as u32, v)).collect()
+            })
+            .collect();
+        for row in rows {
+            for (j, v) in row {
+                self.latent.push(j);
+                self.value.push(v);
+            }
+            self.start.push(self.latent.len());
+        }
+    }
+
+    /// Examples in the batch.
+    pub fn n_examples(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    /// Active (example, latent) pairs in the batch.
+    pub fn nnz(&self) -> usize {
+        self.latent.len()
+    }
+
+    /// Share of the `[B, S]` entries that are non-zero.
+    pub fn density(&self) -> f64 {
+        self.nnz() as f64 / (self.n_examples() * self.d_sae).max(1) as f64
+    }
+
+    /// Example `r`'s latents and values.
+    pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        let (lo, hi) = (self.start[r], self.start[r + 1]);
+        (&self.latent[lo..hi], &self.value[lo..hi])
+    }
+
+    /// Back to a dense `[B, S]` buffer.
+    pub fn to_dense(&self) -> Vec<f32> {
+        let s = self.d_sae;
+        let mut f_BS = vec![0.0f32; self.n_examples() * s];
+        f_BS.par_chunks_mut(s).enumerate().for_each(|(r, out)| {
+            let (latents, values) = self.row(r);
+            for (&j, &v) in latents.iter().zip(values) {
+                out[j as usize] = v;
+            }
+        });
+        f_BS
+    }
+}
+
+/// `x - b_dec` for a batch.
+pub(crate) fn centred(sae: &Sae, x_BD: &[f32]) -> Vec<f32> {
+    let mut xc_BD = x_BD.to_vec();
+    xc_BD.par_chunks_mut(sae.d_vit()).for_each(|row| {
+        row.iter_mut().zip(&sae.b_dec_D).for_each(|(x, m)| *x -= m)
+    });
+    xc_BD
+}
+
+/// Pre-activations `xc @ W_enc + b_enc` of `ROWS` examples at a time:
+/// `each(first example, [rows, S] block)`, until it returns `false`.
+pub(crate) fn pre_activation_blocks(
+    sae: &Sae,
+    xc_BD: &[f32],
+    mut each: impl FnMut(usize, &mut [f32]) -> bool,
+) {
+    let (d, s) = (sae.d_vit(), sae.d_sae());
+    let mut pre = Vec::new();
+    for (i, xc) in xc_BD.chunks(ROWS * d).enumerate() {
+        let rows = xc.len() / d;
+        pre.clear();
+        pre.extend(std::iter::repeat_n(&sae.b_enc_S, rows).flatten());
+        let w_enc = View::new(&sae.w_enc_DS, d, s);
+        matmul(&mut pre, View::new(xc, rows, d), w_enc, true);
+        if !each(i * ROWS, &mut pre) {
+            return;
+        }
+    }
+}
+
+impl Sae {
+    /// The inference-mode latents of a batch ([`Sae::encode`]) as pairs,
+    /// encoded `ROWS` examples at a time: the same values, no `[B, S]` buffer.
+    pub fn encode_sparse(&self, x_BD: &[f32]) -> SparseCodes {
+        let s = self.d_sae();
+        let xc_BD = centred(self, x_BD);
+        let mut codes = SparseCodes::empty(s);
+        pre_activation_blocks(self, &xc_BD, |_, pre| {
+            self.cfg.activation.apply_eval(pre, s, self.threshold);
+            codes.push_rows(pre);
+            true
+        });
+        codes
+    }
+
+    /// `x_hat = b_dec + sum_j f_j W_dec[j]` over each example's pairs
+    /// ([`Sae::decode`] without touching the latents that did not fire).
+    pub fn decode_sparse(&self, codes: &SparseCodes) -> Vec<f32> {
+        let d = self.d_vit();
+        let mut x_hat_BD = vec![0.0f32; codes.n_examples() * d];
+        x_hat_BD.par_chunks_mut(d).enumerate().for_each(|(r, xh)| {
+            xh.copy_from_slice(&self.b_dec_D);
+            let (latents, values) = codes.row(r);
+            for (&j, &v) in latents.iter().zip(values) {
+                let w = &self.w_dec_SD[j as usize * d..(j as usize + 1) * d];
+                xh.iter_mut().zip(w).for_each(|(y, w)| *y += v * w);
+            }
+        });
+        x_hat_BD
+    }
+}
+
+/// The training-mode activation block by block where it is per example
+/// (ReLU, TopK); `None` for BatchTopK, whose cut spans the batch.
+pub(crate) fn per_example(act: Activation) -> bool {
+    !matches!(act, Activation::BatchTopK { .. })
+}
+
+/// Training-mode latents of a batch block by block, with `on_pre` seeing
+/// each block's pre-activations first (to gather what AuxK needs). Stops
+/// early, returning `None`, when the first block is denser than
+/// `give_up_above` (the dense step will be cheaper).
+pub(crate) fn encode_train_blocks(
+    sae: &Sae,
+    xc_BD: &[f32],
+    give_up_above: Option<f64>,
+    mut on_pre: impl FnMut(usize, &[f32]),
+) -> Option<SparseCodes> {
+    let s = sae.d_sae();
+    debug_assert!(per_example(sae.cfg.activation));
+    let mut codes = SparseCodes::empty(s);
+    let mut gave_up = false;
+    pre_activation_blocks(sae, xc_BD, |r0, pre| {
+        on_pre(r0, pre);
+        sae.cfg.activation.apply_train(pre, s);
+        codes.push_rows(pre);
+        gave_up = r0 == 0 && give_up_above.is_some_and(|limit| codes.density() > limit);
+        !gave_up
+    });
+    (!gave_up).then_some(codes)
+}
