@@ -41,24 +41,37 @@ fn desc(a: &f32, b: &f32) -> std::cmp::Ordering {
 
 /// Zero all but the `k` largest values of `xs` (ties: lowest indices win).
 /// Returns the cut value, or `None` when everything survives.
+///
+/// The `k`-th largest of a prefix of `xs` bounds the cut from below, so one
+/// vectorized comparison pass leaves a few candidates (about
+/// `k * len / prefix`) for the exact selection.
 fn keep_largest(xs: &mut [f32], k: usize, scratch: &mut Vec<f32>) -> Option<f32> {
     if k >= xs.len() {
         return None;
     }
+    if k == 0 {
+        xs.fill(0.0);
+        return Some(f32::INFINITY);
+    }
+    let prefix = (8 * k).max(1024).min(xs.len());
     scratch.clear();
-    scratch.extend_from_slice(xs);
-    let cut = if k == 0 {
-        f32::INFINITY
-    } else {
-        *scratch.select_nth_unstable_by(k - 1, desc).1
-    };
-    let mut ties = k - xs.iter().filter(|v| v.total_cmp(&cut).is_gt()).count();
-    for v in xs.iter_mut() {
-        match v.total_cmp(&cut) {
-            std::cmp::Ordering::Greater => {}
-            std::cmp::Ordering::Equal if ties > 0 => ties -= 1,
-            _ => *v = 0.0,
+    scratch.extend_from_slice(&xs[..prefix]);
+    let bound = *scratch.select_nth_unstable_by(k - 1, desc).1;
+    // `!(v < bound)` keeps NaN and both zeros: a superset of the values the
+    // total order ranks at or above `bound`. Blocks of 16 are tested
+    // branch-free first.
+    let mut cand: Vec<(u32, f32)> = Vec::with_capacity(4 * k);
+    for (c, block) in xs.chunks(16).enumerate() {
+        if block.iter().fold(false, |any, &v| any | !(v < bound)) {
+            let keep = block.iter().enumerate().filter(|(_, &v)| !(v < bound));
+            cand.extend(keep.map(|(i, &v)| ((c * 16 + i) as u32, v)));
         }
+    }
+    let order = |a: &(u32, f32), b: &(u32, f32)| desc(&a.1, &b.1).then(a.0.cmp(&b.0));
+    let cut = cand.select_nth_unstable_by(k - 1, order).1 .1;
+    xs.fill(0.0);
+    for &(i, v) in &cand[..k] {
+        xs[i as usize] = v;
     }
     Some(cut)
 }
@@ -146,6 +159,35 @@ mod tests {
         ];
         Activation::TopK { top_k: 2 }.apply_train(&mut x, 4);
         assert_eq!(x, vec![3.0, 0.0, 0.0, 5.0, 0.0, -2.0, -3.0, 0.0]);
+    }
+
+    /// The definition: rank by (value descending, index ascending), keep `k`.
+    fn by_sorting(xs: &[f32], k: usize) -> Vec<f32> {
+        let mut order: Vec<usize> = (0..xs.len()).collect();
+        order.sort_by(|&a, &b| desc(&xs[a], &xs[b]).then(a.cmp(&b)));
+        let mut out = vec![0.0; xs.len()];
+        order.iter().take(k).for_each(|&i| out[i] = xs[i]);
+        out
+    }
+
+    #[test]
+    fn the_prefiltered_selection_is_the_sorting_definition() {
+        let mut rng = saev_rng::Pcg64::from_seed(3);
+        for (len, k, levels) in [(5000, 32, 0), (5000, 32, 7), (3000, 700, 0), (1500, 1, 3), (40, 39, 0)] {
+            // `levels` > 0: few distinct values, so ties straddle the cut;
+            // the largest values sit past the sampled prefix.
+            let mut xs: Vec<f32> = (0..len)
+                .map(|i| {
+                    let u = (rng.next_u32() >> 8) as f32 / (1 << 23) as f32;
+                    let v = if levels > 0 { (u * levels as f32).floor() } else { u - 0.5 };
+                    v + if i > len / 2 { 0.25 } else { 0.0 }
+                })
+                .collect();
+            xs[len - 1] = -0.0;
+            let want = by_sorting(&xs, k);
+            keep_largest(&mut xs, k, &mut Vec::new());
+            assert_eq!(xs, want, "len {len}, k {k}, levels {levels}");
+        }
     }
 
     #[test]

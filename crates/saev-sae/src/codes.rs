@@ -45,10 +45,7 @@ impl SparseCodes {
         let s = self.d_sae;
         let rows: Vec<Vec<(u32, f32)>> = f_RS
             .par_chunks(s)
-            .map(|row| {
-                let nz = row.iter().enumerate().filter(|(_, &v)| v != 0.0);
-                nz.map(|(j, &v)| (j as u32, v)).collect()
-            })
+            .map(nonzero_pairs)
             .collect();
         for row in rows {
             for (j, v) in row {
@@ -92,6 +89,21 @@ impl SparseCodes {
         });
         f_BS
     }
+}
+
+/// A row's (index, value) pairs where the value is not zero. Sixteen
+/// values are tested at once (branch-free, so vectorized) and only blocks
+/// holding a non-zero value are looked at one by one.
+fn nonzero_pairs(row: &[f32]) -> Vec<(u32, f32)> {
+    const W: usize = 16;
+    let mut out = Vec::new();
+    for (c, block) in row.chunks(W).enumerate() {
+        if block.iter().fold(false, |any, &v| any | (v != 0.0)) {
+            let nz = block.iter().enumerate().filter(|(_, &v)| v != 0.0);
+            out.extend(nz.map(|(i, &v)| ((c * W + i) as u32, v)));
+        }
+    }
+    out
 }
 
 /// `x - b_dec` for a batch.
