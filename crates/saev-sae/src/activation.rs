@@ -173,13 +173,23 @@ mod tests {
     #[test]
     fn the_prefiltered_selection_is_the_sorting_definition() {
         let mut rng = saev_rng::Pcg64::from_seed(3);
-        for (len, k, levels) in [(5000, 32, 0), (5000, 32, 7), (3000, 700, 0), (1500, 1, 3), (40, 39, 0)] {
+        for (len, k, levels) in [
+            (5000, 32, 0),
+            (5000, 32, 7),
+            (3000, 700, 0),
+            (1500, 1, 3),
+            (40, 39, 0),
+        ] {
             // `levels` > 0: few distinct values, so ties straddle the cut;
             // the largest values sit past the sampled prefix.
             let mut xs: Vec<f32> = (0..len)
                 .map(|i| {
                     let u = (rng.next_u32() >> 8) as f32 / (1 << 23) as f32;
-                    let v = if levels > 0 { (u * levels as f32).floor() } else { u - 0.5 };
+                    let v = if levels > 0 {
+                        (u * levels as f32).floor()
+                    } else {
+                        u - 0.5
+                    };
                     v + if i > len / 2 { 0.25 } else { 0.0 }
                 })
                 .collect();

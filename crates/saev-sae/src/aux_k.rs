@@ -124,7 +124,9 @@ impl AuxTerm {
                 let mut picked: Vec<(usize, f32)> =
                     cols.iter().map(|&c| (dead.latents[c], pre[c])).collect();
                 if k < picked.len() {
-                    let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+                    let order = |a: &(usize, f32), b: &(usize, f32)| {
+                        b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+                    };
                     picked.select_nth_unstable_by(k - 1, order);
                     picked.truncate(k);
                 }

@@ -134,8 +134,12 @@ pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
     }
     let seconds = start.elapsed().as_secs_f64().max(1e-9);
     let sae = &trainers[0].sae;
-    let encode_s = seconds_per_call(budget / 2, || drop(std::hint::black_box(sae.encode(&batch))));
-    let sparse_s = seconds_per_call(budget / 4, || drop(std::hint::black_box(sae.encode_sparse(&batch))));
+    let encode_s = seconds_per_call(budget / 2, || {
+        drop(std::hint::black_box(sae.encode(&batch)))
+    });
+    let sparse_s = seconds_per_call(budget / 4, || {
+        drop(std::hint::black_box(sae.encode_sparse(&batch)))
+    });
     let mut evaluator = crate::eval::Evaluator::new(sae);
     let eval_s = seconds_per_call(budget / 4, || evaluator.update(sae, &batch));
     let step_s = seconds / (steps.max(1) * n_saes as u64) as f64;

@@ -43,10 +43,7 @@ impl SparseCodes {
     /// Append the rows of a dense block.
     fn push_rows(&mut self, f_RS: &[f32]) {
         let s = self.d_sae;
-        let rows: Vec<Vec<(u32, f32)>> = f_RS
-            .par_chunks(s)
-            .map(nonzero_pairs)
-            .collect();
+        let rows: Vec<Vec<(u32, f32)>> = f_RS.par_chunks(s).map(nonzero_pairs).collect();
         for row in rows {
             for (j, v) in row {
                 self.latent.push(j);
@@ -109,9 +106,9 @@ fn nonzero_pairs(row: &[f32]) -> Vec<(u32, f32)> {
 /// `x - b_dec` for a batch.
 pub(crate) fn centred(sae: &Sae, x_BD: &[f32]) -> Vec<f32> {
     let mut xc_BD = x_BD.to_vec();
-    xc_BD.par_chunks_mut(sae.d_vit()).for_each(|row| {
-        row.iter_mut().zip(&sae.b_dec_D).for_each(|(x, m)| *x -= m)
-    });
+    xc_BD
+        .par_chunks_mut(sae.d_vit())
+        .for_each(|row| row.iter_mut().zip(&sae.b_dec_D).for_each(|(x, m)| *x -= m));
     xc_BD
 }
 

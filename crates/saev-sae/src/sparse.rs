@@ -206,7 +206,9 @@ pub(crate) fn step(sae: &Sae, input: Input) -> StepOutput {
             }
         }
     });
-    let active_S: Vec<bool> = (0..s).map(|j| by_latent.start[j + 1] > by_latent.start[j]).collect();
+    let active_S: Vec<bool> = (0..s)
+        .map(|j| by_latent.start[j + 1] > by_latent.start[j])
+        .collect();
     let aux = input.aux.map(|(aux, dead)| {
         let x_hat = Rows {
             data: &dec.x_hat_BND,
@@ -227,7 +229,14 @@ pub(crate) fn step(sae: &Sae, input: Input) -> StepOutput {
         losses.aux = a.loss;
         losses.loss += a.loss;
     }
-    let (w_dec_SD, w_enc_SD, b_enc_S) = latent_gradients(sae, &input, &dec, &g_pre, [&by_latent, &aux_by_latent], aux_rows);
+    let (w_dec_SD, w_enc_SD, b_enc_S) = latent_gradients(
+        sae,
+        &input,
+        &dec,
+        &g_pre,
+        [&by_latent, &aux_by_latent],
+        aux_rows,
+    );
     let mut b_dec_D = vec![0.0f32; d];
     for g in dec.g_BND.chunks_exact(n * d) {
         b_dec_D.iter_mut().zip(&g[..d]).for_each(|(a, g)| *a += g);
@@ -291,7 +300,13 @@ fn latent_gradients(
 
 /// MSE (averaged over prefixes), L1 and L0 from the active pairs and each
 /// (example, prefix)'s squared error; summed in a fixed order.
-fn losses_of_pairs(act: &SparseCodes, sq_BN: &[f64], n_values: usize, n: usize, coeff: f32) -> Losses {
+fn losses_of_pairs(
+    act: &SparseCodes,
+    sq_BN: &[f64],
+    n_values: usize,
+    n: usize,
+    coeff: f32,
+) -> Losses {
     let b = act.start.len() - 1;
     let mut per_prefix = vec![0.0f64; n];
     for row in sq_BN.chunks_exact(n) {
@@ -302,7 +317,8 @@ fn losses_of_pairs(act: &SparseCodes, sq_BN: &[f64], n_values: usize, n: usize, 
         .map(|&sq| (sq / n_values as f64) as f32)
         .sum::<f32>()
         / n as f32;
-    let l1 = (crate::sae::chunked_sum(&act.value, &act.value, |v, _| f64::from(v.abs())) / b as f64) as f32;
+    let l1 = (crate::sae::chunked_sum(&act.value, &act.value, |v, _| f64::from(v.abs())) / b as f64)
+        as f32;
     Losses {
         loss: mse + coeff * l1,
         mse,

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::aux_k::{AuxTerm, DeadPre};
 use crate::codes::SparseCodes;
-use crate::sparse::SPARSE_BELOW;
 use crate::matmul::{matmul, matmul_into, View};
 use crate::objective::{sample_prefixes, AuxK, Matryoshka};
 use crate::sae::{losses_of, Losses, Sae};
+use crate::sparse::SPARSE_BELOW;
 
 /// Optimizer, schedule and objective settings of one SAE.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -703,7 +703,10 @@ fn training_recovers_planted_features_on_either_path() {
         // Over 3,000 steps TopK's discrete choices let rounding differences
         // grow (ReLU's runs agree to 1e-4); 5% is training noise here.
         let close = |a: f32, b: f32| (a - b).abs() <= 0.05 * a.abs().max(b.abs());
-        assert!(close(sl.mse, l.mse) && close(sl.l0, l.l0), "{act:?}: dense {l:?}, sparse {sl:?}");
+        assert!(
+            close(sl.mse, l.mse) && close(sl.l0, l.l0),
+            "{act:?}: dense {l:?}, sparse {sl:?}"
+        );
     }
 }
 
@@ -734,7 +737,12 @@ fn the_sparse_step_trains_the_weights_the_dense_step_does() {
         alpha: 0.5,
         dead_after: b as u64,
     });
-    let objectives = [(None, None), (matryoshka, None), (None, aux), (matryoshka, aux)];
+    let objectives = [
+        (None, None),
+        (matryoshka, None),
+        (None, aux),
+        (matryoshka, aux),
+    ];
     let cases = activations
         .iter()
         .flat_map(|&a| objectives.iter().map(move |&(m, x)| (a, m, x)));
@@ -768,7 +776,11 @@ fn the_sparse_step_trains_the_weights_the_dense_step_does() {
         let (dense, dl, dense_aux) = run(StepPath::Dense);
         let (sparse, sl, _) = run(StepPath::Sparse);
         // With AuxK on, some latents were dead and the term was live.
-        assert_eq!(dense_aux > 0.0, aux.is_some(), "{activation:?}: aux {dense_aux}");
+        assert_eq!(
+            dense_aux > 0.0,
+            aux.is_some(),
+            "{activation:?}: aux {dense_aux}"
+        );
         let max_diff = |a: &[f32], b: &[f32]| {
             a.iter()
                 .zip(b)
