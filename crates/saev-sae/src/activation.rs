@@ -39,6 +39,12 @@ fn desc(a: &f32, b: &f32) -> std::cmp::Ordering {
     b.total_cmp(a)
 }
 
+/// `v >= bound` with NaN kept and both zeros equal: true for every value
+/// the total order ranks at or above `bound` (and a few more).
+fn may_reach(v: f32, bound: f32) -> bool {
+    v >= bound || v.is_nan()
+}
+
 /// Zero all but the `k` largest values of `xs` (ties: lowest indices win).
 /// Returns the cut value, or `None` when everything survives.
 ///
@@ -57,13 +63,18 @@ fn keep_largest(xs: &mut [f32], k: usize, scratch: &mut Vec<f32>) -> Option<f32>
     scratch.clear();
     scratch.extend_from_slice(&xs[..prefix]);
     let bound = *scratch.select_nth_unstable_by(k - 1, desc).1;
-    // `!(v < bound)` keeps NaN and both zeros: a superset of the values the
-    // total order ranks at or above `bound`. Blocks of 16 are tested
+    // A superset of the values the total order ranks at or above `bound`. Blocks of 16 are tested
     // branch-free first.
     let mut cand: Vec<(u32, f32)> = Vec::with_capacity(4 * k);
     for (c, block) in xs.chunks(16).enumerate() {
-        if block.iter().fold(false, |any, &v| any | !(v < bound)) {
-            let keep = block.iter().enumerate().filter(|(_, &v)| !(v < bound));
+        if block
+            .iter()
+            .fold(false, |any, &v| any | may_reach(v, bound))
+        {
+            let keep = block
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| may_reach(v, bound));
             cand.extend(keep.map(|(i, &v)| ((c * 16 + i) as u32, v)));
         }
     }
