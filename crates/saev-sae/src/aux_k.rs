@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::objective::AuxK;
 use crate::sae::Sae;
+use crate::sparse::ByLatent;
 
 /// Pre-activations of the latents dead before this batch, gathered before
 /// the activation overwrites them: `[B, latents.len()]`.
@@ -156,22 +157,33 @@ impl AuxTerm {
                     g_row[j] += g;
                 }
             });
-        let mut users: Vec<Vec<(usize, f32)>> = vec![Vec::new(); s];
-        for (r, row) in self.rows.iter().enumerate() {
-            for &(j, a) in &row.picked {
-                users[j].push((r, a));
-            }
-        }
+        let users = by_latent(&self.rows, s);
         g_w_dec_SD
             .par_chunks_mut(d)
-            .zip(&users)
-            .for_each(|(g_row, users)| {
-                for &(r, a) in users {
-                    let g_e = &self.rows[r].g_e_D;
-                    g_row.iter_mut().zip(g_e).for_each(|(g, e)| *g += a * e);
+            .enumerate()
+            .for_each(|(j, g_row)| {
+                for &(r, q) in users.of_latent(j) {
+                    let row = &self.rows[r as usize];
+                    let a = row.picked[q as usize].1;
+                    g_row
+                        .iter_mut()
+                        .zip(&row.g_e_D)
+                        .for_each(|(g, e)| *g += a * e);
                 }
             });
     }
+}
+
+/// The AuxK pairs grouped by latent: (example, index among its picks).
+pub(crate) fn by_latent(rows: &[AuxRow], s: usize) -> ByLatent {
+    let n = rows.iter().map(|r| r.picked.len()).sum();
+    ByLatent::of(s, n, |emit| {
+        for (r, row) in rows.iter().enumerate() {
+            for (q, &(j, _)) in row.picked.iter().enumerate() {
+                emit(r, j, q);
+            }
+        }
+    })
 }
 
 /// `e_hat = sum a_j W_dec[j]` (no decoder bias, as in the paper), its

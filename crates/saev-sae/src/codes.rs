@@ -74,6 +74,14 @@ impl SparseCodes {
         (&self.latent[lo..hi], &self.value[lo..hi])
     }
 
+    /// Example `r`'s value of latent `j` (0 when it did not fire).
+    pub fn get(&self, r: usize, j: usize) -> f32 {
+        let (latents, values) = self.row(r);
+        latents
+            .binary_search(&(j as u32))
+            .map_or(0.0, |at| values[at])
+    }
+
     /// Back to a dense `[B, S]` buffer.
     pub fn to_dense(&self) -> Vec<f32> {
         let s = self.d_sae;
@@ -166,7 +174,7 @@ impl Sae {
 }
 
 /// The training-mode activation block by block where it is per example
-/// (ReLU, TopK); `None` for BatchTopK, whose cut spans the batch.
+/// (ReLU, TopK); not for BatchTopK, whose cut spans the batch.
 pub(crate) fn per_example(act: Activation) -> bool {
     !matches!(act, Activation::BatchTopK { .. })
 }
@@ -179,14 +187,14 @@ pub(crate) fn encode_train_blocks(
     sae: &Sae,
     xc_BD: &[f32],
     give_up_above: Option<f64>,
-    mut on_pre: impl FnMut(usize, &[f32]),
+    mut on_pre: impl FnMut(&[f32]),
 ) -> Option<SparseCodes> {
     let s = sae.d_sae();
     debug_assert!(per_example(sae.cfg.activation));
     let mut codes = SparseCodes::empty(s);
     let mut gave_up = false;
     pre_activation_blocks(sae, xc_BD, |r0, pre| {
-        on_pre(r0, pre);
+        on_pre(pre);
         sae.cfg.activation.apply_train(pre, s);
         codes.push_rows(pre);
         gave_up = r0 == 0 && give_up_above.is_some_and(|limit| codes.density() > limit);

@@ -69,14 +69,14 @@ pub(crate) struct Input<'a> {
 
 /// Pairs grouped by latent (CSC): latent `j`'s are `start[j]..start[j + 1]`
 /// of `entry`, each (example, index of the pair in its source).
-struct ByLatent {
+pub(crate) struct ByLatent {
     start: Vec<usize>,
     entry: Vec<(u32, u32)>,
 }
 
 impl ByLatent {
     /// `pairs` yields (example, latent, index), by a counting sort.
-    fn of(s: usize, n: usize, pairs: impl Fn(&mut dyn FnMut(usize, usize, usize))) -> ByLatent {
+    pub fn of(s: usize, n: usize, pairs: impl Fn(&mut dyn FnMut(usize, usize, usize))) -> ByLatent {
         let mut start = vec![0usize; s + 1];
         pairs(&mut |_, j, _| start[j + 1] += 1);
         for j in 0..s {
@@ -91,7 +91,7 @@ impl ByLatent {
         ByLatent { start, entry }
     }
 
-    fn of_latent(&self, j: usize) -> &[(u32, u32)] {
+    pub fn of_latent(&self, j: usize) -> &[(u32, u32)] {
         &self.entry[self.start[j]..self.start[j + 1]]
     }
 }
@@ -218,13 +218,7 @@ pub(crate) fn step(sae: &Sae, input: Input) -> StepOutput {
         AuxTerm::of(sae, x_BD, x_hat, dead, &dead.dead_S(&active_S), aux)
     });
     let aux_rows: &[crate::aux_k::AuxRow] = aux.as_ref().map_or(&[], |a| &a.rows);
-    let aux_by_latent = ByLatent::of(s, aux_rows.iter().map(|r| r.picked.len()).sum(), |emit| {
-        for (r, row) in aux_rows.iter().enumerate() {
-            for (q, &(j, _)) in row.picked.iter().enumerate() {
-                emit(r, j, q);
-            }
-        }
-    });
+    let aux_by_latent = crate::aux_k::by_latent(aux_rows, s);
     if let Some(a) = &aux {
         losses.aux = a.loss;
         losses.loss += a.loss;
@@ -359,6 +353,7 @@ mod tests {
         let act = SparseCodes::of_dense(&[0.0, 2.0, 0.0, -1.0, 0.0, 0.0], 3);
         assert_eq!(act.start, [0, 1, 2]);
         assert_eq!(act.latent, [1, 0]);
+        assert_eq!((act.get(0, 1), act.get(0, 0), act.get(1, 0)), (2.0, 0.0, -1.0));
         assert!((density(&[0.0, 2.0, 0.0, -1.0, 0.0, 0.0]) - 2.0 / 6.0).abs() < 1e-12);
     }
 }

@@ -226,7 +226,7 @@ pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepP
         let xc_BD = crate::codes::centred(sae, x_BD);
         let mut dead = dead_before.map(DeadPre::new);
         let give_up = (path == StepPath::Auto).then_some(2.0 * SPARSE_BELOW);
-        let codes = crate::codes::encode_train_blocks(sae, &xc_BD, give_up, |_, pre| {
+        let codes = crate::codes::encode_train_blocks(sae, &xc_BD, give_up, |pre| {
             if let Some(dead) = &mut dead {
                 dead.push(pre, s);
             }

@@ -100,12 +100,6 @@ pub fn evaluate(
         .into_par_iter()
         .flat_map_iter(|i| {
             let x = &x_ND[i * d..(i + 1) * d];
-            let (latents_i, values_i) = codes.row(i);
-            let f_of = |j: usize| {
-                latents_i
-                    .binary_search(&(j as u32))
-                    .map_or(0.0, |at| values_i[at])
-            };
             let logits = probe.logits(x);
             let pb = softmax(&logits);
             let y = y_N[i];
@@ -124,7 +118,7 @@ pub fn evaluate(
                     for &sc in &cfg.scales {
                         let mut l = logits.clone();
                         for &j in latents.iter() {
-                            let delta = sc * max_S[j] - f_of(j);
+                            let delta = sc * max_S[j] - codes.get(i, j);
                             l.iter_mut()
                                 .zip(&dir_SC[j * c..(j + 1) * c])
                                 .for_each(|(a, b)| *a += delta * b);
