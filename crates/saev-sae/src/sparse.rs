@@ -353,7 +353,10 @@ mod tests {
         let act = SparseCodes::of_dense(&[0.0, 2.0, 0.0, -1.0, 0.0, 0.0], 3);
         assert_eq!(act.start, [0, 1, 2]);
         assert_eq!(act.latent, [1, 0]);
-        assert_eq!((act.get(0, 1), act.get(0, 0), act.get(1, 0)), (2.0, 0.0, -1.0));
+        assert_eq!(
+            (act.get(0, 1), act.get(0, 0), act.get(1, 0)),
+            (2.0, 0.0, -1.0)
+        );
         assert!((density(&[0.0, 2.0, 0.0, -1.0, 0.0, 0.0]) - 2.0 / 6.0).abs() < 1e-12);
     }
 }
