@@ -41,8 +41,14 @@ fn desc(a: &f32, b: &f32) -> std::cmp::Ordering {
 
 /// `v >= bound` with NaN kept and both zeros equal: true for every value
 /// the total order ranks at or above `bound` (and a few more).
-fn may_reach(v: f32, bound: f32) -> bool {
+pub(crate) fn may_reach(v: f32, bound: f32) -> bool {
     v >= bound || v.is_nan()
+}
+
+/// The selection order of (index, value) pairs: value descending, then
+/// index ascending (ties at a cut keep the lowest indices).
+pub(crate) fn rank<I: Ord>(a: (I, f32), b: (I, f32)) -> std::cmp::Ordering {
+    desc(&a.1, &b.1).then(a.0.cmp(&b.0))
 }
 
 /// Zero all but the `k` largest values of `xs` (ties: lowest indices win).
@@ -78,7 +84,7 @@ fn keep_largest(xs: &mut [f32], k: usize, scratch: &mut Vec<f32>) -> Option<f32>
             cand.extend(keep.map(|(i, &v)| ((c * 16 + i) as u32, v)));
         }
     }
-    let order = |a: &(u32, f32), b: &(u32, f32)| desc(&a.1, &b.1).then(a.0.cmp(&b.0));
+    let order = |a: &(u32, f32), b: &(u32, f32)| rank(*a, *b);
     let cut = cand.select_nth_unstable_by(k - 1, order).1 .1;
     xs.fill(0.0);
     for &(i, v) in &cand[..k] {

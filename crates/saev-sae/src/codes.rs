@@ -132,7 +132,10 @@ pub(crate) fn pre_activation_blocks(
     for (i, xc) in xc_BD.chunks(ROWS * d).enumerate() {
         let rows = xc.len() / d;
         pre.clear();
-        pre.extend(std::iter::repeat_n(&sae.b_enc_S, rows).flatten());
+        for _ in 0..rows {
+            // A copy per row: a flattened iterator runs element by element.
+            pre.extend_from_slice(&sae.b_enc_S);
+        }
         let w_enc = View::new(&sae.w_enc_DS, d, s);
         matmul(&mut pre, View::new(xc, rows, d), w_enc, true);
         if !each(i * ROWS, &mut pre) {
@@ -173,24 +176,29 @@ impl Sae {
     }
 }
 
-/// The training-mode activation block by block where it is per example
-/// (ReLU, TopK); not for BatchTopK, whose cut spans the batch.
-pub(crate) fn per_example(act: Activation) -> bool {
-    !matches!(act, Activation::BatchTopK { .. })
-}
-
 /// Training-mode latents of a batch block by block, with `on_pre` seeing
-/// each block's pre-activations first (to gather what AuxK needs). Stops
-/// early, returning `None`, when the first block is denser than
-/// `give_up_above` (the dense step will be cheaper).
+/// each block's pre-activations first (to gather what AuxK needs), and
+/// BatchTopK's smallest positive survivor. ReLU and TopK stop early,
+/// returning `None`, when the first block is denser than `give_up_above`
+/// (the dense step will be cheaper); BatchTopK's density is `k / S` from
+/// the start, so the caller decides before encoding.
 pub(crate) fn encode_train_blocks(
     sae: &Sae,
     xc_BD: &[f32],
     give_up_above: Option<f64>,
     mut on_pre: impl FnMut(&[f32]),
-) -> Option<SparseCodes> {
+) -> Option<(SparseCodes, Option<f32>)> {
     let s = sae.d_sae();
-    debug_assert!(per_example(sae.cfg.activation));
+    let b = xc_BD.len() / sae.d_vit();
+    if let Activation::BatchTopK { top_k, .. } = sae.cfg.activation {
+        let mut cut = crate::batch_cut::BatchCut::new(top_k * b, s);
+        pre_activation_blocks(sae, xc_BD, |r0, pre| {
+            on_pre(pre);
+            cut.push(r0, pre);
+            true
+        });
+        return Some(cut.finish(b));
+    }
     let mut codes = SparseCodes::empty(s);
     let mut gave_up = false;
     pre_activation_blocks(sae, xc_BD, |r0, pre| {
@@ -200,5 +208,5 @@ pub(crate) fn encode_train_blocks(
         gave_up = r0 == 0 && give_up_above.is_some_and(|limit| codes.density() > limit);
         !gave_up
     });
-    (!gave_up).then_some(codes)
+    (!gave_up).then_some((codes, None))
 }

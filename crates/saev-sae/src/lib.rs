@@ -23,6 +23,7 @@
 
 mod activation;
 mod aux_k;
+mod batch_cut;
 pub mod bench;
 pub mod burn_step;
 mod checkpoint;

@@ -18,7 +18,7 @@ use crate::aux_k::{AuxTerm, DeadPre, Rows};
 use crate::codes::SparseCodes;
 use crate::objective::AuxK;
 use crate::sae::{Losses, Sae};
-use crate::train::{Grads, StepOutput};
+use crate::train::{StepOutput, Workspace};
 
 /// Below this share of active (example, latent) pairs the sparse step is
 /// faster than the dense products (see docs/performance.md).
@@ -97,60 +97,94 @@ impl ByLatent {
 }
 
 /// Prefix reconstructions and their output gradients, example by example
-/// (`[B, n, D]` each), plus each (example, prefix)'s squared error.
+/// (`[B, n, D]` each), each (example, prefix)'s squared error, and each
+/// active pair's pre-activation gradient.
 struct Decoded {
     x_hat_BND: Vec<f32>,
     g_BND: Vec<f32>,
     sq_BN: Vec<f64>,
+    g_pre: Vec<f32>,
 }
 
 /// `x_hat_k = b_dec + sum over active pairs of blocks 0..=k of f_rj W_dec[j]`
 /// and `g_k = sum_{i >= k} 2 (x_hat_i - x) / (B D n)`: the gradient every
-/// latent of block `k` sees.
-fn decode(sae: &Sae, x_BD: &[f32], act: &SparseCodes, blocks: &[(usize, usize)]) -> Decoded {
+/// latent of block `k` sees. Then each pair's `g_k . W_dec[j]` while the
+/// example's decoder rows are still in cache.
+fn decode(sae: &Sae, input: &Input) -> Decoded {
     let d = sae.d_vit();
+    let (x_BD, act, blocks) = (input.x_BD, input.act, input.blocks);
     let (b, n) = (x_BD.len() / d, blocks.len());
     let scale = 2.0 / (b * d * n) as f32;
-    let w_dec = &sae.w_dec_SD;
     let mut x_hat_BND = vec![0.0f32; b * n * d];
     let mut g_BND = vec![0.0f32; b * n * d];
     let mut sq_BN = vec![0.0f64; b * n];
+    let mut g_pre = vec![0.0f32; act.nnz()];
     x_hat_BND
         .par_chunks_mut(n * d)
         .zip(g_BND.par_chunks_mut(n * d))
         .zip(sq_BN.par_chunks_mut(n))
+        .zip(pair_rows(&mut g_pre, act))
         .enumerate()
-        .for_each(|(r, ((xh, g), sq))| {
-            let mut p = act.start[r];
-            xh[..d].copy_from_slice(&sae.b_dec_D);
-            for (k, &(_, hi)) in blocks.iter().enumerate() {
-                if k > 0 {
-                    xh.copy_within((k - 1) * d..k * d, k * d);
-                }
-                let slot = &mut xh[k * d..(k + 1) * d];
-                while p < act.start[r + 1] && (act.latent[p] as usize) < hi {
-                    let j = act.latent[p] as usize;
-                    axpy(slot, act.value[p], &w_dec[j * d..(j + 1) * d]);
-                    p += 1;
-                }
-            }
+        .for_each(|(r, (((xh, g), sq), gp))| {
             let x = &x_BD[r * d..(r + 1) * d];
-            for k in (0..n).rev() {
-                let (now, later) = g.split_at_mut((k + 1) * d);
-                let now = &mut now[k * d..];
-                let mut err = 0.0f64;
-                for i in 0..d {
-                    let diff = xh[k * d + i] - x[i];
-                    err += f64::from(diff) * f64::from(diff);
-                    now[i] = scale * diff + if k + 1 < n { later[i] } else { 0.0 };
-                }
-                sq[k] = err;
-            }
+            decode_row(sae, act, blocks, r, xh);
+            output_gradients(xh, x, scale, g, sq);
+            pair_gradients(sae, input, r, g, gp);
         });
     Decoded {
         x_hat_BND,
         g_BND,
         sq_BN,
+        g_pre,
+    }
+}
+
+/// `g_pre` cut into each example's pairs, for a parallel zip.
+fn pair_rows<'a>(g_pre: &'a mut [f32], act: &SparseCodes) -> rayon::vec::IntoIter<&'a mut [f32]> {
+    let b = act.n_examples();
+    let mut rest = g_pre;
+    let mut rows = Vec::with_capacity(b);
+    for r in 0..b {
+        let (head, tail) = rest.split_at_mut(act.start[r + 1] - act.start[r]);
+        rows.push(head);
+        rest = tail;
+    }
+    rows.into_par_iter()
+}
+
+/// Example `r`'s prefix reconstructions into `xh` (`[n, D]`).
+fn decode_row(sae: &Sae, act: &SparseCodes, blocks: &[(usize, usize)], r: usize, xh: &mut [f32]) {
+    let d = sae.d_vit();
+    let mut p = act.start[r];
+    xh[..d].copy_from_slice(&sae.b_dec_D);
+    for (k, &(_, hi)) in blocks.iter().enumerate() {
+        if k > 0 {
+            xh.copy_within((k - 1) * d..k * d, k * d);
+        }
+        let slot = &mut xh[k * d..(k + 1) * d];
+        while p < act.start[r + 1] && (act.latent[p] as usize) < hi {
+            let j = act.latent[p] as usize;
+            axpy(slot, act.value[p], &sae.w_dec_SD[j * d..(j + 1) * d]);
+            p += 1;
+        }
+    }
+}
+
+/// One example's suffix-summed output gradients (`[n, D]`) and squared
+/// errors per prefix.
+fn output_gradients(xh: &[f32], x: &[f32], scale: f32, g: &mut [f32], sq: &mut [f64]) {
+    let d = x.len();
+    let n = sq.len();
+    for k in (0..n).rev() {
+        let (now, later) = g.split_at_mut((k + 1) * d);
+        let now = &mut now[k * d..];
+        let mut err = 0.0f64;
+        for i in 0..d {
+            let diff = xh[k * d + i] - x[i];
+            err += f64::from(diff) * f64::from(diff);
+            now[i] = scale * diff + if k + 1 < n { later[i] } else { 0.0 };
+        }
+        sq[k] = err;
     }
 }
 
@@ -159,45 +193,32 @@ fn block_of(blocks: &[(usize, usize)], j: usize) -> usize {
     blocks.partition_point(|&(_, hi)| hi <= j)
 }
 
-/// Each active pair's pre-activation gradient: `g_k(r) . W_dec[j]` plus the
-/// L1 term's `c sign(f) / B`.
-fn pair_gradients(sae: &Sae, dec: &Decoded, input: &Input) -> Vec<f32> {
+/// Example `r`'s pair gradients: `g_k . W_dec[j]` plus the L1 term's
+/// `c sign(f) / B`.
+fn pair_gradients(sae: &Sae, input: &Input, r: usize, g_row: &[f32], out: &mut [f32]) {
     let d = sae.d_vit();
     let (act, blocks) = (input.act, input.blocks);
-    let n = blocks.len();
-    let b = act.start.len() - 1;
+    let b = act.n_examples();
     let (l1, neg_l1) = (input.coeff / b as f32, 2.0 * input.coeff / b as f32);
-    let mut g_pre = vec![0.0f32; act.latent.len()];
-    let mut rest: &mut [f32] = &mut g_pre;
-    let mut rows = Vec::with_capacity(b);
-    for r in 0..b {
-        let (head, tail) = rest.split_at_mut(act.start[r + 1] - act.start[r]);
-        rows.push(head);
-        rest = tail;
-    }
-    rows.into_par_iter().enumerate().for_each(|(r, gp)| {
-        let g_row = &dec.g_BND[r * n * d..(r + 1) * n * d];
-        for (out, p) in gp.iter_mut().zip(act.start[r]..act.start[r + 1]) {
-            let j = act.latent[p] as usize;
-            let k = block_of(blocks, j);
-            let g = &g_row[k * d..(k + 1) * d];
-            let mut v = l1 + dot(g, &sae.w_dec_SD[j * d..(j + 1) * d]);
-            if act.value[p] < 0.0 {
-                v -= neg_l1;
-            }
-            *out = v;
+    for (out, p) in out.iter_mut().zip(act.start[r]..act.start[r + 1]) {
+        let j = act.latent[p] as usize;
+        let k = block_of(blocks, j);
+        let g = &g_row[k * d..(k + 1) * d];
+        let mut v = l1 + dot(g, &sae.w_dec_SD[j * d..(j + 1) * d]);
+        if act.value[p] < 0.0 {
+            v -= neg_l1;
         }
-    });
-    g_pre
+        *out = v;
+    }
 }
 
 /// The loss terms and gradients of the step from the active pairs.
-pub(crate) fn step(sae: &Sae, input: Input) -> StepOutput {
+/// Gradients go into `ws` (every value overwritten).
+pub(crate) fn step(sae: &Sae, input: Input, ws: &mut Workspace) -> StepOutput {
     let (d, s) = (sae.d_vit(), sae.d_sae());
     let (x_BD, act, blocks) = (input.x_BD, input.act, input.blocks);
     let (b, n) = (x_BD.len() / d, blocks.len());
-    let dec = decode(sae, x_BD, act, blocks);
-    let g_pre = pair_gradients(sae, &dec, &input);
+    let dec = decode(sae, &input);
     let mut losses = losses_of_pairs(act, &dec.sq_BN, b * d, n, input.coeff);
     let by_latent = ByLatent::of(s, act.latent.len(), |emit| {
         for r in 0..b {
@@ -223,30 +244,45 @@ pub(crate) fn step(sae: &Sae, input: Input) -> StepOutput {
         losses.aux = a.loss;
         losses.loss += a.loss;
     }
-    let (w_dec_SD, w_enc_SD, b_enc_S) = latent_gradients(
+    ws.enc_SD.resize(s * d, 0.0);
+    let mut grads = std::mem::take(&mut ws.grads);
+    let out = LatentGrads {
+        w_dec_SD: &mut grads.w_dec_SD,
+        w_enc_SD: &mut ws.enc_SD,
+        b_enc_S: &mut grads.b_enc_S,
+    };
+    latent_gradients(
         sae,
         &input,
         &dec,
-        &g_pre,
         [&by_latent, &aux_by_latent],
         aux_rows,
+        out,
     );
-    let mut b_dec_D = vec![0.0f32; d];
+    grads.b_dec_D.fill(0.0);
     for g in dec.g_BND.chunks_exact(n * d) {
-        b_dec_D.iter_mut().zip(&g[..d]).for_each(|(a, g)| *a += g);
+        grads
+            .b_dec_D
+            .iter_mut()
+            .zip(&g[..d])
+            .for_each(|(a, g)| *a += g);
     }
-    crate::train::subtract_encoder_path(&mut b_dec_D, &sae.w_enc_DS, &b_enc_S);
+    crate::train::subtract_encoder_path(&mut grads.b_dec_D, &sae.w_enc_DS, &grads.b_enc_S);
+    transpose_into(&ws.enc_SD, s, d, &mut grads.w_enc_DS);
     StepOutput {
         losses,
-        grads: Grads {
-            w_enc_DS: transpose(&w_enc_SD, s, d),
-            b_enc_S,
-            w_dec_SD,
-            b_dec_D,
-        },
+        grads,
         active_S: input.aux.is_some().then_some(active_S),
         batch_threshold: None,
     }
+}
+
+/// Where [`latent_gradients`] writes, a row (or value) per latent.
+struct LatentGrads<'a> {
+    w_dec_SD: &'a mut [f32],
+    /// The encoder's columns, as rows.
+    w_enc_SD: &'a mut [f32],
+    b_enc_S: &'a mut [f32],
 }
 
 /// Per latent: its decoder row's gradient, its encoder column's (as a row
@@ -256,23 +292,23 @@ fn latent_gradients(
     sae: &Sae,
     input: &Input,
     dec: &Decoded,
-    g_pre: &[f32],
     [active, aux]: [&ByLatent; 2],
     aux_rows: &[crate::aux_k::AuxRow],
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let (d, s) = (sae.d_vit(), sae.d_sae());
+    out: LatentGrads,
+) {
+    let d = sae.d_vit();
     let n = input.blocks.len();
-    let (act, xc_BD) = (input.act, input.xc_BD);
+    let (act, xc_BD, g_pre) = (input.act, input.xc_BD, &dec.g_pre);
     let xc = |r: usize| &xc_BD[r * d..(r + 1) * d];
-    let mut w_dec_SD = vec![0.0f32; s * d];
-    let mut w_enc_SD = vec![0.0f32; s * d];
-    let mut b_enc_S = vec![0.0f32; s];
-    w_dec_SD
+    out.w_dec_SD
         .par_chunks_mut(d)
-        .zip(w_enc_SD.par_chunks_mut(d))
-        .zip(b_enc_S.par_iter_mut())
+        .zip(out.w_enc_SD.par_chunks_mut(d))
+        .zip(out.b_enc_S.par_iter_mut())
         .enumerate()
         .for_each(|(j, ((gd, ge), gb))| {
+            gd.fill(0.0);
+            ge.fill(0.0);
+            *gb = 0.0;
             let k = block_of(input.blocks, j);
             for &(r, p) in active.of_latent(j) {
                 let (r, p) = (r as usize, p as usize);
@@ -289,7 +325,6 @@ fn latent_gradients(
                 *gb += row.g_pre[q];
             }
         });
-    (w_dec_SD, w_enc_SD, b_enc_S)
 }
 
 /// MSE (averaged over prefixes), L1 and L0 from the active pairs and each
@@ -322,10 +357,9 @@ fn losses_of_pairs(
     }
 }
 
-/// `[rows, cols]` to `[cols, rows]`, in cache-sized tiles.
-fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+/// `[rows, cols]` to `[cols, rows]` into `out`, in cache-sized tiles.
+fn transpose_into(a: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     const T: usize = 64;
-    let mut out = vec![0.0f32; rows * cols];
     out.par_chunks_mut(T * rows)
         .enumerate()
         .for_each(|(tc, block)| {
@@ -339,7 +373,6 @@ fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
                 }
             }
         });
-    out
 }
 
 #[cfg(test)]
@@ -349,7 +382,9 @@ mod tests {
     #[test]
     fn transpose_and_pairs_are_what_they_say() {
         let a: Vec<f32> = (0..6).map(|x| x as f32).collect();
-        assert_eq!(transpose(&a, 2, 3), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        let mut t = vec![0.0; 6];
+        transpose_into(&a, 2, 3, &mut t);
+        assert_eq!(t, [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
         let act = SparseCodes::of_dense(&[0.0, 2.0, 0.0, -1.0, 0.0, 0.0], 3);
         assert_eq!(act.start, [0, 1, 2]);
         assert_eq!(act.latent, [1, 0]);

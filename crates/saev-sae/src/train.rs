@@ -73,12 +73,34 @@ pub struct NonFiniteLoss {
 }
 
 /// Gradients of the four parameters.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Grads {
     pub w_enc_DS: Vec<f32>,
     pub b_enc_S: Vec<f32>,
     pub w_dec_SD: Vec<f32>,
     pub b_dec_D: Vec<f32>,
+}
+
+impl Grads {
+    /// Buffers of the right sizes, their contents left as they were: every
+    /// step overwrites every value.
+    fn sized(&mut self, d: usize, s: usize) {
+        self.w_enc_DS.resize(d * s, 0.0);
+        self.b_enc_S.resize(s, 0.0);
+        self.w_dec_SD.resize(s * d, 0.0);
+        self.b_dec_D.resize(d, 0.0);
+    }
+}
+
+/// What a step writes besides its outputs, kept by a [`Trainer`] from step
+/// to step: at S = 12,288 each `[S, D]` buffer is 38 MB, and allocating them
+/// fresh each step costs page faults on every page.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Workspace {
+    /// Filled by a step, handed out in its [`StepOutput`] and given back.
+    pub grads: Grads,
+    /// The sparse step's encoder gradient, a row per latent (`[S, D]`).
+    pub enc_SD: Vec<f32>,
 }
 
 /// Adam's moments for one parameter tensor.
@@ -132,6 +154,9 @@ pub struct Trainer {
     /// Dense or sparse products after the encoder (automatic by default).
     pub path: StepPath,
     adam: [Moments; 4],
+    workspace: Workspace,
+    /// `W_dec` before this step's normalization (restored on a bad loss).
+    w_dec_before: Vec<f32>,
 }
 
 /// What a step needs beyond the batch.
@@ -202,7 +227,19 @@ pub enum StepPath {
 /// [`step_gradients`] on a chosen [`StepPath`]: the same step either way,
 /// summed in another order.
 pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepPath) -> StepOutput {
+    step_in(sae, x_BD, opts, path, &mut Workspace::default())
+}
+
+/// [`step_gradients_on`] writing into `ws`'s buffers.
+pub(crate) fn step_in(
+    sae: &Sae,
+    x_BD: &[f32],
+    opts: StepOptions,
+    path: StepPath,
+    ws: &mut Workspace,
+) -> StepOutput {
     let s = sae.d_sae();
+    ws.grads.sized(sae.d_vit(), s);
     let full = [s];
     let prefixes = opts.prefixes.unwrap_or(&full);
     assert!(
@@ -213,16 +250,26 @@ pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepP
         .chain(prefixes.iter().copied())
         .zip(prefixes.iter().copied())
         .collect();
-    let step = Step {
+    let mut step = Step {
         sae,
         x_BD,
         opts,
         blocks: &blocks,
+        ws,
     };
     let dead_before = opts.aux.map(|(_, dead)| dead);
-    // Per-example activations: encode block by block, never holding [B, S],
-    // unless the first block shows the dense step will be cheaper.
-    if path != StepPath::Dense && crate::codes::per_example(sae.cfg.activation) {
+    // Encode block by block, never holding [B, S], unless the dense step
+    // will be cheaper (BatchTopK: known from k; else the first block shows).
+    let batch_topk_dense = match sae.cfg.activation {
+        crate::Activation::BatchTopK { top_k, .. } => top_k as f64 / s as f64 >= SPARSE_BELOW,
+        _ => false,
+    };
+    let blockwise = match path {
+        StepPath::Dense => false,
+        StepPath::Sparse => true,
+        StepPath::Auto => !batch_topk_dense,
+    };
+    if blockwise {
         let xc_BD = crate::codes::centred(sae, x_BD);
         let mut dead = dead_before.map(DeadPre::new);
         let give_up = (path == StepPath::Auto).then_some(2.0 * SPARSE_BELOW);
@@ -232,10 +279,10 @@ pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepP
             }
         });
         match codes {
-            Some(c) if path == StepPath::Sparse || c.density() < SPARSE_BELOW => {
-                return step.sparse(&xc_BD, &c, dead.as_ref(), None)
+            Some((c, cut)) if path == StepPath::Sparse || c.density() < SPARSE_BELOW => {
+                return step.sparse(&xc_BD, &c, dead.as_ref(), cut)
             }
-            Some(c) => return step.dense(xc_BD, c.to_dense(), dead, None),
+            Some((c, cut)) => return step.dense(xc_BD, c.to_dense(), dead, cut),
             None => {}
         }
     }
@@ -243,16 +290,6 @@ pub fn step_gradients_on(sae: &Sae, x_BD: &[f32], opts: StepOptions, path: StepP
     let xc_BD = sae.pre_activations(x_BD, &mut f_BS);
     let dead = dead_before.map(|dead| DeadPre::gather(&f_BS, s, dead));
     let threshold = sae.cfg.activation.apply_train(&mut f_BS, s);
-    let sparse = match path {
-        StepPath::Dense => false,
-        StepPath::Sparse => true,
-        StepPath::Auto => crate::sparse::density(&f_BS) < SPARSE_BELOW,
-    };
-    if sparse {
-        let codes = SparseCodes::of_dense(&f_BS, s);
-        drop(f_BS);
-        return step.sparse(&xc_BD, &codes, dead.as_ref(), threshold);
-    }
     step.dense(xc_BD, f_BS, dead, threshold)
 }
 
@@ -263,11 +300,12 @@ struct Step<'a> {
     opts: StepOptions<'a>,
     /// Matryoshka blocks `[lo, hi)` of latents (one, `[0, S)`, without it).
     blocks: &'a [(usize, usize)],
+    ws: &'a mut Workspace,
 }
 
 impl Step<'_> {
     fn sparse(
-        &self,
+        &mut self,
         xc_BD: &[f32],
         codes: &SparseCodes,
         dead: Option<&DeadPre>,
@@ -281,14 +319,14 @@ impl Step<'_> {
             blocks: self.blocks,
             aux: self.opts.aux.map(|(aux, _)| aux).zip(dead),
         };
-        let mut out = crate::sparse::step(self.sae, input);
+        let mut out = crate::sparse::step(self.sae, input, self.ws);
         out.batch_threshold = batch_threshold;
         out
     }
 
     /// The dense products over `f_BS` (activated latents, `[B, S]`).
     fn dense(
-        &self,
+        &mut self,
         xc_BD: Vec<f32>,
         f_BS: Vec<f32>,
         dead_pre: Option<DeadPre>,
@@ -341,7 +379,8 @@ impl Step<'_> {
             }
             g_suffix[j] = g;
         }
-        let mut w_dec_SD = vec![0.0; s * d];
+        let mut grads = std::mem::take(&mut self.ws.grads);
+        let w_dec_SD = &mut grads.w_dec_SD;
         for (&(lo, hi), g) in blocks.iter().zip(&g_suffix) {
             matmul(
                 &mut w_dec_SD[lo * d..hi * d],
@@ -350,9 +389,9 @@ impl Step<'_> {
                 false,
             );
         }
-        let mut b_dec_D = vec![0.0; d];
+        let b_dec_D = &mut grads.b_dec_D;
         matmul(
-            &mut b_dec_D,
+            b_dec_D,
             View::new(&ones_B, 1, b),
             View::new(&g_suffix[0], b, d),
             false,
@@ -388,35 +427,28 @@ impl Step<'_> {
             let dead_S = dead_pre.dead_S(&active);
             let x_hat = crate::aux_k::Rows::dense(x_hat_BD, d);
             let term = AuxTerm::of(sae, x_BD, x_hat, dead_pre, &dead_S, aux);
-            term.add_dense(sae, &mut g_pre_BS, &mut w_dec_SD);
+            term.add_dense(sae, &mut g_pre_BS, w_dec_SD);
             losses.aux = term.loss;
             losses.loss += losses.aux;
             active_S = Some(active);
         }
 
-        let mut w_enc_DS = vec![0.0; d * s];
         matmul(
-            &mut w_enc_DS,
+            &mut grads.w_enc_DS,
             View::new(&xc_BD, b, d).t(),
             View::new(&g_pre_BS, b, s),
             false,
         );
-        let mut b_enc_S = vec![0.0; s];
         matmul(
-            &mut b_enc_S,
+            &mut grads.b_enc_S,
             View::new(&ones_B, 1, b),
             View::new(&g_pre_BS, b, s),
             false,
         );
-        subtract_encoder_path(&mut b_dec_D, &sae.w_enc_DS, &b_enc_S);
+        subtract_encoder_path(&mut grads.b_dec_D, &sae.w_enc_DS, &grads.b_enc_S);
         StepOutput {
             losses,
-            grads: Grads {
-                w_enc_DS,
-                b_enc_S,
-                w_dec_SD,
-                b_dec_D,
-            },
+            grads,
             active_S,
             batch_threshold,
         }
@@ -482,6 +514,8 @@ impl Trainer {
             ],
             since_fired_S: vec![0; if cfg.aux.is_some() { s } else { 0 }],
             path: StepPath::Auto,
+            workspace: Workspace::default(),
+            w_dec_before: Vec::new(),
             sae,
             cfg,
             step: 0,
@@ -512,12 +546,10 @@ impl Trainer {
     pub fn step(&mut self, x_BD: &[f32]) -> Result<Losses, NonFiniteLoss> {
         let (lr, coeff) = self.schedule();
         let b = (x_BD.len() / self.sae.d_vit()) as u64;
-        let before = self
-            .sae
-            .cfg
-            .normalize_w_dec
-            .then(|| self.sae.w_dec_SD.clone());
-        if self.sae.cfg.normalize_w_dec {
+        let normalize = self.sae.cfg.normalize_w_dec;
+        if normalize {
+            self.w_dec_before.clear();
+            self.w_dec_before.extend_from_slice(&self.sae.w_dec_SD);
             self.sae.normalize_w_dec();
         }
         let prefixes = self.prefixes();
@@ -532,12 +564,13 @@ impl Trainer {
             prefixes: prefixes.as_deref(),
             aux: self.cfg.aux.zip(dead_S.as_deref()),
         };
-        let out = step_gradients_on(&self.sae, x_BD, opts, self.path);
+        let out = step_in(&self.sae, x_BD, opts, self.path, &mut self.workspace);
         let (losses, mut g) = (out.losses, out.grads);
         if !losses.loss.is_finite() {
-            if let Some(w) = before {
-                self.sae.w_dec_SD = w;
+            if normalize {
+                std::mem::swap(&mut self.sae.w_dec_SD, &mut self.w_dec_before);
             }
+            self.workspace.grads = g;
             return Err(NonFiniteLoss {
                 step: self.step,
                 losses,
@@ -563,6 +596,7 @@ impl Trainer {
         b.update(&mut self.sae.b_enc_S, &g.b_enc_S, lr, t);
         c.update(&mut self.sae.w_dec_SD, &g.w_dec_SD, lr, t);
         d.update(&mut self.sae.b_dec_D, &g.b_dec_D, lr, t);
+        self.workspace.grads = g;
         Ok(losses)
     }
 
