@@ -52,6 +52,8 @@ pub struct SaeBenchResult {
     /// Share of a step's time the encoder forward takes (its own timing
     /// over the step's; the rest is what the sparse path saves on).
     pub encoder_share: f64,
+    /// The process's peak resident memory after the training steps (the
+    /// batch, the SAEs with their Adam state, and one step's buffers).
     pub peak_rss_bytes: Option<u64>,
     pub threads: usize,
 }
@@ -133,6 +135,9 @@ pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
         steps += 1;
     }
     let seconds = start.elapsed().as_secs_f64().max(1e-9);
+    // What training needs, before the encoder-alone runs below allocate
+    // their own (dense) outputs.
+    let peak_rss_bytes = saev_io::sys::peak_rss_bytes();
     let sae = &trainers[0].sae;
     let encode_s = seconds_per_call(budget / 2, || {
         drop(std::hint::black_box(sae.encode(&batch)))
@@ -154,7 +159,7 @@ pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
         encode_examples_per_s: batch / encode_s,
         encode_sparse_examples_per_s: batch / sparse_s,
         eval_examples_per_s: batch / eval_s,
-        peak_rss_bytes: saev_io::sys::peak_rss_bytes(),
+        peak_rss_bytes,
         threads: saev_io::sys::threads(),
     }
 }

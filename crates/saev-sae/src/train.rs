@@ -92,15 +92,35 @@ impl Grads {
     }
 }
 
-/// What a step writes besides its outputs, kept by a [`Trainer`] from step
-/// to step: at S = 12,288 each `[S, D]` buffer is 38 MB, and allocating them
-/// fresh each step costs page faults on every page.
+/// What a step writes besides its outputs, kept from step to step: at
+/// S = 12,288 each `[S, D]` buffer is 38 MB, and allocating them fresh each
+/// step costs page faults on every page.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Workspace {
     /// Filled by a step, handed out in its [`StepOutput`] and given back.
     pub grads: Grads,
     /// The sparse step's encoder gradient, a row per latent (`[S, D]`).
     pub enc_SD: Vec<f32>,
+    /// `W_dec` before the step's normalization (restored on a bad loss).
+    w_dec_before: Vec<f32>,
+}
+
+/// Workspaces not in use. The trainers of a sweep step one after another,
+/// so one workspace serves them all: 24 SAEs would otherwise hold 24 sets
+/// (3.6 GB at S = 12,288). Trainers stepping at once take one each.
+static SPARE: std::sync::Mutex<Vec<Workspace>> = std::sync::Mutex::new(Vec::new());
+
+impl Workspace {
+    fn take() -> Workspace {
+        let spare = SPARE.lock().ok().and_then(|mut v| v.pop());
+        spare.unwrap_or_default()
+    }
+
+    fn give_back(self) {
+        if let Ok(mut v) = SPARE.lock() {
+            v.push(self);
+        }
+    }
 }
 
 /// Adam's moments for one parameter tensor.
@@ -154,9 +174,6 @@ pub struct Trainer {
     /// Dense or sparse products after the encoder (automatic by default).
     pub path: StepPath,
     adam: [Moments; 4],
-    workspace: Workspace,
-    /// `W_dec` before this step's normalization (restored on a bad loss).
-    w_dec_before: Vec<f32>,
 }
 
 /// What a step needs beyond the batch.
@@ -514,8 +531,6 @@ impl Trainer {
             ],
             since_fired_S: vec![0; if cfg.aux.is_some() { s } else { 0 }],
             path: StepPath::Auto,
-            workspace: Workspace::default(),
-            w_dec_before: Vec::new(),
             sae,
             cfg,
             step: 0,
@@ -544,12 +559,19 @@ impl Trainer {
     /// (computed before the update). A NaN or infinite loss stops before
     /// anything changes, so the weights stay those of the last good step.
     pub fn step(&mut self, x_BD: &[f32]) -> Result<Losses, NonFiniteLoss> {
+        let mut ws = Workspace::take();
+        let out = self.step_with(x_BD, &mut ws);
+        ws.give_back();
+        out
+    }
+
+    fn step_with(&mut self, x_BD: &[f32], ws: &mut Workspace) -> Result<Losses, NonFiniteLoss> {
         let (lr, coeff) = self.schedule();
         let b = (x_BD.len() / self.sae.d_vit()) as u64;
         let normalize = self.sae.cfg.normalize_w_dec;
         if normalize {
-            self.w_dec_before.clear();
-            self.w_dec_before.extend_from_slice(&self.sae.w_dec_SD);
+            ws.w_dec_before.clear();
+            ws.w_dec_before.extend_from_slice(&self.sae.w_dec_SD);
             self.sae.normalize_w_dec();
         }
         let prefixes = self.prefixes();
@@ -564,13 +586,13 @@ impl Trainer {
             prefixes: prefixes.as_deref(),
             aux: self.cfg.aux.zip(dead_S.as_deref()),
         };
-        let out = step_in(&self.sae, x_BD, opts, self.path, &mut self.workspace);
+        let out = step_in(&self.sae, x_BD, opts, self.path, ws);
         let (losses, mut g) = (out.losses, out.grads);
         if !losses.loss.is_finite() {
             if normalize {
-                std::mem::swap(&mut self.sae.w_dec_SD, &mut self.w_dec_before);
+                std::mem::swap(&mut self.sae.w_dec_SD, &mut ws.w_dec_before);
             }
-            self.workspace.grads = g;
+            ws.grads = g;
             return Err(NonFiniteLoss {
                 step: self.step,
                 losses,
@@ -596,7 +618,7 @@ impl Trainer {
         b.update(&mut self.sae.b_enc_S, &g.b_enc_S, lr, t);
         c.update(&mut self.sae.w_dec_SD, &g.w_dec_SD, lr, t);
         d.update(&mut self.sae.b_dec_D, &g.b_dec_D, lr, t);
-        self.workspace.grads = g;
+        ws.grads = g;
         Ok(losses)
     }
 
