@@ -130,18 +130,22 @@ pub(crate) fn pre_activation_blocks(
     let (d, s) = (sae.d_vit(), sae.d_sae());
     let mut pre = Vec::new();
     for (i, xc) in xc_BD.chunks(ROWS * d).enumerate() {
-        let rows = xc.len() / d;
-        pre.clear();
-        for _ in 0..rows {
-            // A copy per row: a flattened iterator runs element by element.
-            pre.extend_from_slice(&sae.b_enc_S);
-        }
-        let w_enc = View::new(&sae.w_enc_DS, d, s);
-        matmul(&mut pre, View::new(xc, rows, d), w_enc, true);
+        pre.resize(xc.len() / d * s, 0.0);
+        pre_activations_into(sae, xc, &mut pre);
         if !each(i * ROWS, &mut pre) {
             return;
         }
     }
+}
+
+/// `pre = xc @ W_enc + b_enc` for centred rows `xc_RD` into `pre_RS`.
+pub(crate) fn pre_activations_into(sae: &Sae, xc_RD: &[f32], pre_RS: &mut [f32]) {
+    let (d, s) = (sae.d_vit(), sae.d_sae());
+    for row in pre_RS.chunks_exact_mut(s) {
+        row.copy_from_slice(&sae.b_enc_S);
+    }
+    let w_enc = View::new(&sae.w_enc_DS, d, s);
+    matmul(pre_RS, View::new(xc_RD, xc_RD.len() / d, d), w_enc, true);
 }
 
 impl Sae {
@@ -160,8 +164,13 @@ impl Sae {
     }
 
     /// `x_hat = b_dec + sum_j f_j W_dec[j]` over each example's pairs
-    /// ([`Sae::decode`] without touching the latents that did not fire).
+    /// ([`Sae::decode`] without touching the latents that did not fire;
+    /// codes too dense for that, as an untrained ReLU SAE's, go through
+    /// the dense product).
     pub fn decode_sparse(&self, codes: &SparseCodes) -> Vec<f32> {
+        if codes.density() >= crate::sparse::SPARSE_BELOW {
+            return self.decode(&codes.to_dense());
+        }
         let d = self.d_vit();
         let mut x_hat_BD = vec![0.0f32; codes.n_examples() * d];
         x_hat_BD.par_chunks_mut(d).enumerate().for_each(|(r, xh)| {
@@ -178,16 +187,17 @@ impl Sae {
 
 /// Training-mode latents of a batch block by block, with `on_pre` seeing
 /// each block's pre-activations first (to gather what AuxK needs), and
-/// BatchTopK's smallest positive survivor. ReLU and TopK stop early,
-/// returning `None`, when the first block is denser than `give_up_above`
-/// (the dense step will be cheaper); BatchTopK's density is `k / S` from
-/// the start, so the caller decides before encoding.
+/// BatchTopK's smallest positive survivor. ReLU and TopK stop early when
+/// the first block is denser than `give_up_above` (the dense step will be
+/// cheaper), returning that block's latents (`[ROWS, S]`) for the dense
+/// step to start from; BatchTopK's density is `k / S` from the start, so
+/// the caller decides before encoding.
 pub(crate) fn encode_train_blocks(
     sae: &Sae,
     xc_BD: &[f32],
     give_up_above: Option<f64>,
     mut on_pre: impl FnMut(&[f32]),
-) -> Option<(SparseCodes, Option<f32>)> {
+) -> Result<(SparseCodes, Option<f32>), Vec<f32>> {
     let s = sae.d_sae();
     let b = xc_BD.len() / sae.d_vit();
     if let Activation::BatchTopK { top_k, .. } = sae.cfg.activation {
@@ -197,16 +207,20 @@ pub(crate) fn encode_train_blocks(
             cut.push(r0, pre);
             true
         });
-        return Some(cut.finish(b));
+        return Ok(cut.finish(b));
     }
     let mut codes = SparseCodes::empty(s);
-    let mut gave_up = false;
+    let mut first = None;
     pre_activation_blocks(sae, xc_BD, |r0, pre| {
         on_pre(pre);
         sae.cfg.activation.apply_train(pre, s);
+        let dense = crate::sparse::density(pre) > give_up_above.unwrap_or(f64::INFINITY);
+        if r0 == 0 && dense {
+            first = Some(pre.to_vec());
+            return false;
+        }
         codes.push_rows(pre);
-        gave_up = r0 == 0 && give_up_above.is_some_and(|limit| codes.density() > limit);
-        !gave_up
+        true
     });
-    (!gave_up).then_some((codes, None))
+    first.map_or(Ok((codes, None)), Err)
 }

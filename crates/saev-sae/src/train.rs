@@ -295,19 +295,43 @@ pub(crate) fn step_in(
                 dead.push(pre, s);
             }
         });
-        match codes {
-            Some((c, cut)) if path == StepPath::Sparse || c.density() < SPARSE_BELOW => {
-                return step.sparse(&xc_BD, &c, dead.as_ref(), cut)
+        return match codes {
+            Ok((c, cut)) if path == StepPath::Sparse || c.density() < SPARSE_BELOW => {
+                step.sparse(&xc_BD, &c, dead.as_ref(), cut)
             }
-            Some((c, cut)) => return step.dense(xc_BD, c.to_dense(), dead, cut),
-            None => {}
-        }
+            Ok((c, cut)) => step.dense(xc_BD, c.to_dense(), dead, cut),
+            Err(first_RS) => {
+                let f_BS = dense_after_first(sae, &xc_BD, first_RS, dead.as_mut());
+                step.dense(xc_BD, f_BS, dead, None)
+            }
+        };
     }
     let mut f_BS = vec![0.0; x_BD.len() / sae.d_vit() * s];
     let xc_BD = sae.pre_activations(x_BD, &mut f_BS);
     let dead = dead_before.map(|dead| DeadPre::gather(&f_BS, s, dead));
     let threshold = sae.cfg.activation.apply_train(&mut f_BS, s);
     step.dense(xc_BD, f_BS, dead, threshold)
+}
+
+/// The training-mode latents `[B, S]` of a batch whose first block
+/// (`first_RS`, already activated and gathered for AuxK) showed it dense.
+fn dense_after_first(
+    sae: &Sae,
+    xc_BD: &[f32],
+    first_RS: Vec<f32>,
+    dead: Option<&mut DeadPre>,
+) -> Vec<f32> {
+    let (d, s) = (sae.d_vit(), sae.d_sae());
+    let mut f_BS = first_RS;
+    let done = f_BS.len() / s;
+    f_BS.resize(xc_BD.len() / d * s, 0.0);
+    let rest = &mut f_BS[done * s..];
+    crate::codes::pre_activations_into(sae, &xc_BD[done * d..], rest);
+    if let Some(dead) = dead {
+        dead.push(rest, s);
+    }
+    sae.cfg.activation.apply_train(rest, s);
+    f_BS
 }
 
 /// One step's inputs, whichever path computes it.

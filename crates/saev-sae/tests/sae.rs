@@ -713,7 +713,9 @@ fn training_recovers_planted_features_on_either_path() {
 #[test]
 fn the_sparse_step_trains_the_weights_the_dense_step_does() {
     use saev_sae::StepPath;
-    let (d, b) = (16, 40);
+    // Two encoder blocks per batch (256 + 44 examples): an untrained ReLU
+    // SAE on `StepPath::Auto` sees the first block dense and finishes densely.
+    let (d, b) = (16, 300);
     let mut rng = saev_rng::Pcg64::from_seed(11);
     let batches: Vec<Vec<f32>> = (0..10)
         .map(|_| {
@@ -775,6 +777,7 @@ fn the_sparse_step_trains_the_weights_the_dense_step_does() {
         };
         let (dense, dl, dense_aux) = run(StepPath::Dense);
         let (sparse, sl, _) = run(StepPath::Sparse);
+        let (auto, al, _) = run(StepPath::Auto);
         // With AuxK on, some latents were dead and the term was live.
         assert_eq!(
             dense_aux > 0.0,
@@ -787,24 +790,29 @@ fn the_sparse_step_trains_the_weights_the_dense_step_does() {
                 .map(|(x, y)| (x - y).abs())
                 .fold(0.0f32, f32::max)
         };
-        for (name, a, b) in [
-            ("W_enc", &dense.sae.w_enc_DS, &sparse.sae.w_enc_DS),
-            ("b_enc", &dense.sae.b_enc_S, &sparse.sae.b_enc_S),
-            ("W_dec", &dense.sae.w_dec_SD, &sparse.sae.w_dec_SD),
-            ("b_dec", &dense.sae.b_dec_D, &sparse.sae.b_dec_D),
-        ] {
-            let diff = max_diff(a, b);
+        for other in [&sparse, &auto] {
+            for (name, a, b) in [
+                ("W_enc", &dense.sae.w_enc_DS, &other.sae.w_enc_DS),
+                ("b_enc", &dense.sae.b_enc_S, &other.sae.b_enc_S),
+                ("W_dec", &dense.sae.w_dec_SD, &other.sae.w_dec_SD),
+                ("b_dec", &dense.sae.b_dec_D, &other.sae.b_dec_D),
+            ] {
+                let diff = max_diff(a, b);
+                assert!(
+                    diff < 1e-5,
+                    "{activation:?} ({:?}): {name} differs by {diff} after 10 steps",
+                    other.path
+                );
+            }
+            assert_eq!(dense.since_fired_S, other.since_fired_S, "{activation:?}");
+        }
+        for losses in [&sl, &al] {
             assert!(
-                diff < 1e-5,
-                "{activation:?}: {name} differs by {diff} after 10 steps"
+                max_diff(&dl, losses) < 1e-5,
+                "{activation:?}: losses {dl:?} vs {losses:?}"
             );
         }
-        assert!(
-            max_diff(&dl, &sl) < 1e-5,
-            "{activation:?}: losses {dl:?} vs {sl:?}"
-        );
         assert!((dense.sae.threshold - sparse.sae.threshold).abs() < 1e-5);
-        assert_eq!(dense.since_fired_S, sparse.since_fired_S, "{activation:?}");
         // The weights moved: the comparison is not between two untouched SAEs.
         assert!(max_diff(&dense.sae.w_dec_SD, &sae.w_dec_SD) > 1e-4);
     }
