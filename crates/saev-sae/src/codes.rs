@@ -214,8 +214,9 @@ pub(crate) fn encode_train_blocks(
     pre_activation_blocks(sae, xc_BD, |r0, pre| {
         on_pre(pre);
         sae.cfg.activation.apply_train(pre, s);
-        let dense = crate::sparse::density(pre) > give_up_above.unwrap_or(f64::INFINITY);
-        if r0 == 0 && dense {
+        // Only the first block decides, so only it is counted.
+        let dense = r0 == 0 && give_up_above.is_some_and(|l| crate::sparse::density(pre) > l);
+        if dense {
             first = Some(pre.to_vec());
             return false;
         }

@@ -177,21 +177,8 @@ impl Sae {
 
     /// Pre-activations `(x - b_dec) @ W_enc + b_enc` into `pre_BS`; returns `x - b_dec`.
     pub fn pre_activations(&self, x_BD: &[f32], pre_BS: &mut [f32]) -> Vec<f32> {
-        let (d, s) = (self.d_vit(), self.d_sae());
-        let b = x_BD.len() / d;
-        let mut xc_BD = x_BD.to_vec();
-        for row in xc_BD.chunks_exact_mut(d) {
-            row.iter_mut().zip(&self.b_dec_D).for_each(|(x, m)| *x -= m);
-        }
-        for row in pre_BS.chunks_exact_mut(s) {
-            row.copy_from_slice(&self.b_enc_S);
-        }
-        matmul(
-            pre_BS,
-            View::new(&xc_BD, b, d),
-            View::new(&self.w_enc_DS, d, s),
-            true,
-        );
+        let xc_BD = crate::codes::centred(self, x_BD);
+        crate::codes::pre_activations_into(self, &xc_BD, pre_BS);
         xc_BD
     }
 
