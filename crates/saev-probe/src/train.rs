@@ -12,6 +12,8 @@
 
 use rayon::prelude::*;
 
+use saev_sae::optim::{Adam, Moments};
+
 use crate::probe::{argmax, softmax, Probe};
 
 /// One point of the sweep.
@@ -37,36 +39,6 @@ pub struct EpochLog {
     pub val_acc: Vec<f64>,
 }
 
-struct AdamW {
-    m: Vec<f32>,
-    v: Vec<f32>,
-}
-
-impl AdamW {
-    fn new(n: usize) -> Self {
-        Self {
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-        }
-    }
-
-    fn update(&mut self, p: &mut [f32], g: &[f32], lr: f32, wd: f32, t: i32) {
-        const B1: f32 = 0.9;
-        const B2: f32 = 0.999;
-        const EPS: f32 = 1e-8;
-        let bc1 = 1.0 - B1.powi(t);
-        let bc2_sqrt = (1.0 - B2.powi(t)).sqrt();
-        let step = lr / bc1;
-        let decay = 1.0 - lr * wd;
-        for (((p, g), m), v) in p.iter_mut().zip(g).zip(&mut self.m).zip(&mut self.v) {
-            *p *= decay;
-            *m = B1 * *m + (1.0 - B1) * g;
-            *v = B2 * *v + (1.0 - B2) * g * g;
-            *p -= step * *m / (v.sqrt() / bc2_sqrt + EPS);
-        }
-    }
-}
-
 /// Train one probe per setting on `(train_x_ND, train_y_N)`, logging train
 /// and validation accuracy every epoch through `on_epoch`. Returns the probes.
 #[allow(clippy::too_many_arguments)]
@@ -86,9 +58,9 @@ pub fn train_sweep(
     let c = n_classes;
     // All settings start from the same weights, as seeded runs would.
     let init = Probe::new(d, c, cfg.seed);
-    let mut probes: Vec<(Probe, AdamW, AdamW)> = settings
+    let mut probes: Vec<(Probe, Moments, Moments)> = settings
         .iter()
-        .map(|_| (init.clone(), AdamW::new(c * d), AdamW::new(c)))
+        .map(|_| (init.clone(), Moments::zeros(c * d), Moments::zeros(c)))
         .collect();
     let mut t = 0i32;
     let mut x_BD = Vec::new();
@@ -133,8 +105,10 @@ pub fn train_sweep(
                     for row in g_BC.chunks_exact(c) {
                         g_b.iter_mut().zip(row).for_each(|(a, r)| *a += r);
                     }
-                    aw.update(&mut p.w_CD, &g_w, s.learning_rate, s.weight_decay, t);
-                    ab.update(&mut p.b_C, &g_b, s.learning_rate, s.weight_decay, t);
+                    let adam = Adam::adamw(s.weight_decay);
+                    let (lr, t) = (s.learning_rate, t as u64);
+                    adam.update(&mut p.w_CD, &g_w, &mut aw.m, &mut aw.v, lr, t);
+                    adam.update(&mut p.b_C, &g_b, &mut ab.m, &mut ab.v, lr, t);
                     h
                 })
                 .collect();

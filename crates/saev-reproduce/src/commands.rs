@@ -51,7 +51,12 @@ pub fn record(cfg: &RecordConfig) -> String {
 }
 
 /// `saev train` for a sweep file over one store.
-pub fn train(sweep: &Path, base: &saev_train::RunConfig, ckpt_path: &Path, cuda: bool) -> String {
+pub fn train(
+    sweep: &Path,
+    base: &saev_train::RunConfig,
+    ckpt_path: &Path,
+    gpu: Option<usize>,
+) -> String {
     let d = &base.data;
     format!(
         "saev train --sweep {} --data.shard-root {} --data.patches {} --data.layer {} --sae.d-vit {} --n-patches {} --sae-batch-size {} --sae.n-reinit-samples {} --log-every {} --ckpt-path {} --device {}",
@@ -65,7 +70,7 @@ pub fn train(sweep: &Path, base: &saev_train::RunConfig, ckpt_path: &Path, cuda:
         base.sae.n_reinit_samples,
         base.log_every,
         p(ckpt_path),
-        if cuda { "cuda" } else { "cpu" }
+        gpu.map_or("cpu".to_string(), |i| format!("cuda:{i}"))
     )
 }
 

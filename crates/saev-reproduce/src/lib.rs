@@ -52,6 +52,8 @@ pub struct ReproduceConfig {
     pub out: PathBuf,
     /// Train SAEs on CUDA (needs the `cuda` feature).
     pub cuda: bool,
+    /// Which GPU, with `cuda` (`--device cuda:I`): recording and training both use it.
+    pub cuda_index: usize,
     /// The demo at its smallest (the end-to-end test's size).
     pub quick: bool,
     /// SAE sweep file (default: the preprint's, or the demo's).
@@ -69,12 +71,18 @@ pub struct ReproduceConfig {
 }
 
 impl ReproduceConfig {
+    /// The GPU this run uses (`None`: the CPU).
+    pub fn gpu(&self) -> Option<usize> {
+        self.cuda.then_some(self.cuda_index)
+    }
+
     /// The generated demo, written to `out`.
     pub fn demo(out: PathBuf) -> ReproduceConfig {
         ReproduceConfig {
             real: None,
             out,
             cuda: false,
+            cuda_index: 0,
             quick: false,
             sweep: None,
             n_patches: None,

@@ -263,7 +263,10 @@ pub fn run<B: Backend>(
         (true, false) => "demo",
         _ => "real",
     };
-    let device_name = if cfg.cuda { "cuda" } else { "cpu" };
+    let device_name = match cfg.gpu() {
+        Some(i) => format!("cuda:{i}"),
+        None => "cpu".to_string(),
+    };
     println!(
         "saev reproduce: {kind} run in {} ({} stages, device {device_name})",
         out.display(),
@@ -312,7 +315,7 @@ pub fn run<B: Backend>(
         demo,
         model,
         d_vit,
-        device: device_name,
+        device: &device_name,
         timings: &st.timings,
         results: &results,
         dashboard: &dashboard,
@@ -489,7 +492,7 @@ fn train_saes(ctx: &Ctx, st: &mut Stages, rec: &RecordOut) -> anyhow::Result<Tra
             let runs = assign_ids(runs, &ckpts, IdScheme::FromConfig);
             let opts = TrainOptions {
                 cuda: ctx.cfg.cuda,
-                cuda_index: 0,
+                cuda_index: ctx.cfg.cuda_index,
                 stop_after: None,
                 // The stores were recorded and checked by this run.
                 verify_shards: false,
@@ -520,7 +523,7 @@ fn train_saes(ctx: &Ctx, st: &mut Stages, rec: &RecordOut) -> anyhow::Result<Tra
             };
             Ok((
                 out,
-                vec![commands::train(&sweep_path, &base, &ckpts, ctx.cfg.cuda)],
+                vec![commands::train(&sweep_path, &base, &ckpts, ctx.cfg.gpu())],
             ))
         },
     )

@@ -27,6 +27,32 @@ pub struct SaeBenchConfig {
     /// Dense or sparse products after the encoder (automatic by default).
     #[serde(default)]
     pub path: crate::StepPath,
+    /// One expansion factor per SAE (a mixed group, as the seed's sweep of
+    /// 12 at x16 and 12 at x32); empty: `n_saes` at `exp_factor`.
+    #[serde(default)]
+    pub exp_factors: Vec<usize>,
+    /// Seed of the random batch.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl SaeBenchConfig {
+    /// The expansion factor of each SAE of the group.
+    pub fn exp_factors(&self) -> Vec<usize> {
+        match self.exp_factors.is_empty() {
+            true => vec![self.exp_factor; self.n_saes.max(1)],
+            false => self.exp_factors.clone(),
+        }
+    }
+}
+
+/// A `[batch_size, d_vit]` batch of uniform values in `[-1, 1)` (every
+/// loss stays finite), from `cfg.seed`.
+pub(crate) fn random_batch(cfg: &SaeBenchConfig) -> Vec<f32> {
+    let mut rng = saev_rng::Pcg64::from_seed(cfg.seed);
+    (0..cfg.batch_size * cfg.d_vit)
+        .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0)
+        .collect()
 }
 
 /// What was measured.
@@ -58,7 +84,7 @@ pub struct SaeBenchResult {
     pub threads: usize,
 }
 
-fn trainer(cfg: &SaeBenchConfig, seed: u64, batch: &[f32]) -> Trainer {
+pub(crate) fn trainer(cfg: &SaeBenchConfig, seed: u64, batch: &[f32]) -> Trainer {
     let activation = match (cfg.activation, cfg.target_l0) {
         (Activation::TopK { .. }, Some(k)) => Activation::TopK { top_k: k },
         (Activation::BatchTopK { momentum, .. }, Some(k)) => {
@@ -105,13 +131,19 @@ fn shift_to_l0(sae: &mut Sae, batch: &[f32], l0: usize) {
 
 /// Step `n_saes` SAEs on one random batch for `seconds`, then the encoder alone.
 pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
-    let n_saes = cfg.n_saes.max(1);
-    let mut rng = saev_rng::Pcg64::from_seed(0);
-    let batch: Vec<f32> = (0..cfg.batch_size * cfg.d_vit)
-        .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0)
-        .collect();
-    let mut trainers: Vec<Trainer> = (0..n_saes)
-        .map(|i| trainer(cfg, i as u64, &batch))
+    let exp_factors = cfg.exp_factors();
+    let n_saes = exp_factors.len();
+    let batch = random_batch(cfg);
+    let mut trainers: Vec<Trainer> = exp_factors
+        .iter()
+        .enumerate()
+        .map(|(i, &e)| {
+            let one = SaeBenchConfig {
+                exp_factor: e,
+                ..cfg.clone()
+            };
+            trainer(&one, i as u64, &batch)
+        })
         .collect();
     for t in &mut trainers {
         t.path = cfg.path;

@@ -25,6 +25,7 @@ use crate::aux_k::{AuxTerm, DeadPre};
 use crate::codes::SparseCodes;
 use crate::matmul::{matmul, matmul_into, View};
 use crate::objective::{sample_prefixes, AuxK, Matryoshka};
+use crate::optim::{Adam, Moments};
 use crate::sae::{losses_of, Losses, Sae};
 use crate::sparse::SPARSE_BELOW;
 
@@ -123,45 +124,6 @@ impl Workspace {
     }
 }
 
-/// Adam's moments for one parameter tensor.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Moments {
-    m: Vec<f32>,
-    v: Vec<f32>,
-}
-
-impl Moments {
-    fn new(n: usize) -> Self {
-        Self {
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-        }
-    }
-
-    /// PyTorch's Adam: `p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)`.
-    fn update(&mut self, p: &mut [f32], g: &[f32], lr: f32, t: u64) {
-        const B1: f32 = 0.9;
-        const B2: f32 = 0.999;
-        const EPS: f32 = 1e-8;
-        let bc1 = 1.0 - B1.powi(t as i32);
-        let bc2_sqrt = (1.0 - B2.powi(t as i32)).sqrt();
-        let step = lr / bc1;
-        // Elementwise, so splitting across threads changes nothing.
-        const CHUNK: usize = 1 << 14;
-        p.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(self.m.par_chunks_mut(CHUNK))
-            .zip(self.v.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), m), v)| {
-                for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                    *m = B1 * *m + (1.0 - B1) * g;
-                    *v = B2 * *v + (1.0 - B2) * g * g;
-                    *p -= step * *m / (v.sqrt() / bc2_sqrt + EPS);
-                }
-            });
-    }
-}
-
 /// An SAE with its Adam state and step counter.
 #[derive(Clone, Debug)]
 pub struct Trainer {
@@ -257,16 +219,7 @@ pub(crate) fn step_in(
 ) -> StepOutput {
     let s = sae.d_sae();
     ws.grads.sized(sae.d_vit(), s);
-    let full = [s];
-    let prefixes = opts.prefixes.unwrap_or(&full);
-    assert!(
-        prefixes.last() == Some(&s) && prefixes.windows(2).all(|w| w[0] < w[1]),
-        "prefixes must increase to d_sae"
-    );
-    let blocks: Vec<(usize, usize)> = std::iter::once(0)
-        .chain(prefixes.iter().copied())
-        .zip(prefixes.iter().copied())
-        .collect();
+    let blocks = crate::objective::blocks(opts.prefixes, s);
     let mut step = Step {
         sae,
         x_BD,
@@ -548,10 +501,10 @@ impl Trainer {
         let (d, s) = (sae.d_vit(), sae.d_sae());
         Self {
             adam: [
-                Moments::new(d * s),
-                Moments::new(s),
-                Moments::new(s * d),
-                Moments::new(d),
+                Moments::zeros(d * s),
+                Moments::zeros(s),
+                Moments::zeros(s * d),
+                Moments::zeros(d),
             ],
             since_fired_S: vec![0; if cfg.aux.is_some() { s } else { 0 }],
             path: StepPath::Auto,
@@ -638,10 +591,11 @@ impl Trainer {
         self.step += 1;
         let t = self.step;
         let [a, b, c, d] = &mut self.adam;
-        a.update(&mut self.sae.w_enc_DS, &g.w_enc_DS, lr, t);
-        b.update(&mut self.sae.b_enc_S, &g.b_enc_S, lr, t);
-        c.update(&mut self.sae.w_dec_SD, &g.w_dec_SD, lr, t);
-        d.update(&mut self.sae.b_dec_D, &g.b_dec_D, lr, t);
+        let adam = Adam::SAEV;
+        adam.update_par(&mut self.sae.w_enc_DS, &g.w_enc_DS, a, lr, t);
+        adam.update_par(&mut self.sae.b_enc_S, &g.b_enc_S, b, lr, t);
+        adam.update_par(&mut self.sae.w_dec_SD, &g.w_dec_SD, c, lr, t);
+        adam.update_par(&mut self.sae.b_dec_D, &g.b_dec_D, d, lr, t);
         ws.grads = g;
         Ok(losses)
     }

@@ -1,48 +1,94 @@
-//! Where a run's steps execute: the `gemm` CPU step, or burn on CUDA.
+//! Where a run's steps execute: the `gemm` CPU step, or the burn step on CUDA.
 
 use std::borrow::Cow;
 
 use saev_sae::{Losses, NonFiniteLoss, Trainer};
 
+#[cfg(feature = "cuda")]
+type Gpu = saev_sae::gpu::CudaStep;
+
 pub(crate) enum Engine {
-    Cpu(Box<Trainer>),
+    Cpu {
+        trainer: Box<Trainer>,
+        last: Losses,
+    },
     #[cfg(feature = "cuda")]
-    Cuda(Box<saev_sae::BurnTrainer<burn::backend::Cuda>>),
+    Cuda(Box<saev_sae::BurnTrainer<Gpu>>),
+}
+
+/// One batch of a group's step: on the host, and uploaded to the GPU at most
+/// once for all the group's runs.
+pub(crate) struct Batch<'a> {
+    pub host_BD: &'a [f32],
+    #[cfg(feature = "cuda")]
+    device: std::cell::OnceCell<burn::tensor::Tensor<Gpu, 2>>,
+}
+
+impl<'a> Batch<'a> {
+    pub(crate) fn new(host_BD: &'a [f32]) -> Self {
+        Self {
+            host_BD,
+            #[cfg(feature = "cuda")]
+            device: std::cell::OnceCell::new(),
+        }
+    }
 }
 
 impl Engine {
-    /// On CUDA when asked and built with it, else on the CPU.
+    /// On CUDA GPU `index` when asked and built with it, else on the CPU.
     pub(crate) fn new(t: Trainer, cuda: bool, index: usize) -> Self {
         #[cfg(feature = "cuda")]
         if cuda {
-            let device = burn::backend::cuda::CudaDevice { index };
+            saev_sae::gpu::runtime::init();
+            let device = saev_sae::gpu::CudaDevice { index };
             return Engine::Cuda(Box::new(saev_sae::BurnTrainer::from_trainer(&t, &device)));
         }
         let _ = (cuda, index);
-        Engine::Cpu(Box::new(t))
+        Engine::Cpu {
+            trainer: Box::new(t),
+            last: Losses::default(),
+        }
     }
 
-    pub(crate) fn step(&mut self, x_BD: &[f32]) -> Result<Losses, NonFiniteLoss> {
+    /// One step. On the CPU a non-finite loss is an error at once; on the
+    /// GPU it shows at the next [`Engine::losses`] (the SAE froze there).
+    pub(crate) fn step(&mut self, batch: &Batch) -> Result<(), NonFiniteLoss> {
         match self {
-            Engine::Cpu(t) => t.step(x_BD),
+            Engine::Cpu { trainer, last } => {
+                *last = trainer.step(batch.host_BD)?;
+                Ok(())
+            }
             #[cfg(feature = "cuda")]
-            Engine::Cuda(t) => t.step(x_BD),
+            Engine::Cuda(t) => {
+                let x = batch.device.get_or_init(|| t.upload_batch(batch.host_BD));
+                t.step_on(x);
+                Ok(())
+            }
+        }
+    }
+
+    /// The last step's losses (a device read on the GPU).
+    pub(crate) fn losses(&self) -> Result<Losses, NonFiniteLoss> {
+        match self {
+            Engine::Cpu { last, .. } => Ok(*last),
+            #[cfg(feature = "cuda")]
+            Engine::Cuda(t) => t.losses(),
         }
     }
 
     /// The learning rate and sparsity coefficient of the next step.
     pub(crate) fn schedule(&self) -> (f32, f32) {
         match self {
-            Engine::Cpu(t) => t.schedule(),
+            Engine::Cpu { trainer, .. } => trainer.schedule(),
             #[cfg(feature = "cuda")]
             Engine::Cuda(t) => t.schedule(),
         }
     }
 
-    /// The training state on the host (a download for CUDA runs).
+    /// The training state on the host (a download for GPU runs).
     pub(crate) fn host(&self) -> Cow<'_, Trainer> {
         match self {
-            Engine::Cpu(t) => Cow::Borrowed(t),
+            Engine::Cpu { trainer, .. } => Cow::Borrowed(trainer),
             #[cfg(feature = "cuda")]
             Engine::Cuda(t) => Cow::Owned(t.to_trainer()),
         }

@@ -12,7 +12,7 @@ use saev_sae::eval::{EvalMetrics, Evaluator};
 use saev_sae::{DataNorm, Sae, Trainer};
 use saev_shards::{loader, Dataset};
 
-use crate::engine::Engine;
+use crate::engine::{Batch, Engine};
 use crate::group::{group_runs, Group};
 use crate::metrics::{plot_metrics, truncate, MetricsLine};
 use crate::records::{health_warnings, EvalRecord, RunRecord, FORMAT_VERSION};
@@ -306,6 +306,11 @@ fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutc
 /// last checkpoint stays.
 fn checkpoint(live: &mut [Live], step: u64) -> anyhow::Result<()> {
     for l in live.iter_mut() {
+        // A GPU run's divergence since its last logged step shows here.
+        if let Some(Err(err)) = l.engine.as_ref().map(Engine::losses) {
+            let why = format!("{err}; {}", kept(l.saved));
+            stop_diverged(l, &why)?;
+        }
         if let Some(e) = &l.engine {
             let t = e.host();
             if let Some(name) = t.non_finite() {
@@ -353,7 +358,7 @@ fn train_from(
 ) -> anyhow::Result<Vec<RunOutcome>> {
     let first = live[0].run.clone();
     let n_steps = first.n_steps();
-    let batch = first.batch_size as u64;
+    let batch_size = first.batch_size as u64;
     if start > 0 {
         tracing::info!(
             "resuming {} run(s) at step {start} of {n_steps}",
@@ -366,19 +371,20 @@ fn train_from(
         drop_last: true,
         ..Default::default()
     };
-    let progress = saev_io::Progress::new("train", n_steps * batch, "examples");
-    progress.start_at(start * batch);
+    let progress = saev_io::Progress::new("train", n_steps * batch_size, "examples");
+    progress.start_at(start * batch_size);
     let stream = loader::shuffled(Arc::clone(ds), shuffle)
         .take(n_steps as usize)
         .skip(start as usize);
     let mut step = start;
     for b in stream {
         let b = b?;
+        let batch = Batch::new(&b.acts_BD);
         for l in &mut live {
-            train_step(l, step, &b.acts_BD, &first, &progress)?;
+            train_step(l, step, &batch, &first, &progress)?;
         }
         step += 1;
-        progress.inc(batch);
+        progress.inc(batch_size);
         if step.is_multiple_of(first.ckpt_every) && step < n_steps {
             checkpoint(&mut live, step)?;
         }
@@ -397,7 +403,7 @@ fn train_from(
 fn train_step(
     l: &mut Live,
     step: u64,
-    x_BD: &[f32],
+    batch: &Batch,
     first: &RunConfig,
     progress: &saev_io::Progress,
 ) -> anyhow::Result<()> {
@@ -405,8 +411,14 @@ fn train_step(
         return Ok(());
     };
     let (lr, sparsity_coeff) = e.schedule();
-    match e.step(x_BD) {
-        Ok(loss) if (step + 1).is_multiple_of(l.run.log_every) => {
+    let logged = (step + 1).is_multiple_of(l.run.log_every);
+    // The GPU reports a non-finite loss when its losses are read, here.
+    let result = e.step(batch).and_then(|()| match logged {
+        true => e.losses().map(Some),
+        false => Ok(None),
+    });
+    match result {
+        Ok(Some(loss)) => {
             let line = MetricsLine {
                 step,
                 loss: loss.loss,
@@ -426,14 +438,20 @@ fn train_step(
                 ));
             }
         }
-        Ok(_) => {}
-        Err(err) => {
-            progress.println(format!("run {} stopped: {err}", l.run.id));
-            let why = format!("{err}; {}", kept(l.saved));
-            stop_diverged(l, &why)?;
-        }
+        Ok(None) => {}
+        Err(err) => diverged(l, &err, progress)?,
     }
     Ok(())
+}
+
+fn diverged(
+    l: &mut Live,
+    err: &saev_sae::NonFiniteLoss,
+    progress: &saev_io::Progress,
+) -> anyhow::Result<()> {
+    progress.println(format!("run {} stopped: {err}", l.run.id));
+    let why = format!("{err}; {}", kept(l.saved));
+    stop_diverged(l, &why)
 }
 
 fn stopped(live: Vec<Live>, step: u64) -> Vec<RunOutcome> {

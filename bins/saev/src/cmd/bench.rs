@@ -14,7 +14,7 @@ use crate::cmd::device::Device;
 pub enum Bench {
     /// Forward-pass throughput of a ViT preset with random weights.
     Vit(VitBench),
-    /// Training-step throughput of saev's ReLU SAE on random data (CPU).
+    /// Training-step throughput of saev's SAEs on random data (CPU or CUDA).
     Sae(SaeBench),
 }
 
@@ -42,9 +42,22 @@ pub struct SaeBench {
     /// shifted encoder bias). Default: the SAE as initialized (k 32).
     #[arg(long = "target-l0", value_parser = crate::numbers::at_least_one::<usize>)]
     target_l0: Option<usize>,
-    /// After the encoder: auto (sparse below 5% active), dense or sparse.
+    /// After the encoder: auto (sparse below 5% active), dense or sparse (CPU).
     #[arg(long, default_value = "auto", value_parser = ["auto", "dense", "sparse"])]
     path: String,
+    /// The seed's sweep group: 12 SAEs at x16 and 12 at x32 on one batch.
+    #[arg(long = "seed-group")]
+    seed_group: bool,
+    /// cpu, cuda or cuda:I.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
+    /// Matrix products on the GPU: f32 (TF32 on CUDA) or bf16.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
+    precision: String,
+    /// GPU only: also step one SAE this many times on the CPU and the GPU
+    /// from the same start and report how far the weights drift.
+    #[arg(long = "parity-steps", default_value_t = 0)]
+    parity_steps: u64,
 }
 
 #[derive(Args)]
@@ -62,6 +75,26 @@ pub struct VitBench {
     until_block: Option<usize>,
     #[arg(long, default_value = "cpu")]
     device: Device,
+    /// CUDA only: f32 (TF32 matrix products) or bf16 (the whole forward,
+    /// weights included, in bfloat16).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
+    precision: String,
+}
+
+impl VitBench {
+    fn rate(&self, config: &VitConfig, device: Device) -> (f64, usize) {
+        let (b, s, until) = (self.batch_size, self.seconds, self.until_block);
+        #[cfg(feature = "cuda")]
+        if let (Device::Cuda(index), "bf16") = (device, self.precision.as_str()) {
+            saev_sae::gpu::runtime::init();
+            type B = burn::backend::Cuda<burn::tensor::bf16>;
+            let dev = burn::backend::cuda::CudaDevice { index };
+            return saev_vit::bench::forward_rate::<B>(config, b, s, until, &dev);
+        }
+        crate::with_backend!(device, B, |dev| {
+            saev_vit::bench::forward_rate::<B>(config, b, s, until, &dev)
+        })
+    }
 }
 
 impl SaeBench {
@@ -88,7 +121,50 @@ impl SaeBench {
                 "sparse" => saev_sae::StepPath::Sparse,
                 _ => saev_sae::StepPath::Auto,
             },
+            exp_factors: match self.seed_group {
+                true => [[16; 12], [32; 12]].concat(),
+                false => Vec::new(),
+            },
+            seed: 0,
         }
+    }
+
+    fn precision(&self) -> saev_sae::Precision {
+        match self.precision.as_str() {
+            "bf16" => saev_sae::Precision::Bf16,
+            _ => saev_sae::Precision::F32,
+        }
+    }
+
+    /// The step on the GPU: start-up, throughput and (optionally) parity.
+    #[cfg(feature = "cuda")]
+    fn run_gpu(&self, index: usize) -> serde_json::Value {
+        use saev_sae::gpu::{bench, CudaDevice, CudaStep};
+        saev_sae::gpu::runtime::init();
+        let device = CudaDevice { index };
+        let cfg = self.config();
+        let r = bench::run::<CudaStep>(&cfg, self.precision(), &device);
+        let parity = (self.parity_steps > 0).then(|| {
+            let small = saev_sae::bench::SaeBenchConfig {
+                exp_factors: Vec::new(),
+                batch_size: cfg.batch_size.min(4096),
+                ..cfg.clone()
+            };
+            bench::parity::<CudaStep>(&small, self.precision(), self.parity_steps, &device)
+        });
+        json!({
+            "device": format!("cuda:{index}"), "activation": self.activation,
+            "aux": self.aux, "batch_size": self.batch_size, "n_saes": r.n_saes,
+            "exp_factors": cfg.exp_factors(), "precision": self.precision,
+            "first_step_s": r.first_step_s, "steps": r.steps,
+            "steps_per_s": r.steps_per_s, "examples_per_s": r.examples_per_s,
+            "l0": r.l0, "parity": parity,
+        })
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn run_gpu(&self, _index: usize) -> serde_json::Value {
+        unreachable!("Device::available() gives the CPU without the cuda feature")
     }
 }
 
@@ -96,6 +172,10 @@ impl Bench {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Bench::Sae(args) => {
+                if let Device::Cuda(index) = args.device.available() {
+                    println!("{}", args.run_gpu(index));
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let r = saev_sae::bench::run(&args.config());
                 let out = json!({
                     "d_vit": args.d_vit, "exp_factor": args.exp_factor,
@@ -119,11 +199,11 @@ impl Bench {
                     )
                 })?;
                 let device = args.device.available();
-                let (b, s, until) = (args.batch_size, args.seconds, args.until_block);
-                let (images_per_s, batches) = crate::with_backend!(device, B, |dev| {
-                    saev_vit::bench::forward_rate::<B>(&config, b, s, until, &dev)
-                });
+                let (b, until) = (args.batch_size, args.until_block);
+                let t0 = std::time::Instant::now();
+                let (images_per_s, batches) = args.rate(&config, device);
                 let out = json!({
+                    "precision": args.precision, "wall_s": t0.elapsed().as_secs_f64(),
                     "config": args.config, "batch_size": b, "until_block": until,
                     "device": device.to_string(),
                     "threads": saev_io::sys::threads(), "batches": batches,

@@ -74,6 +74,8 @@ macro_rules! with_backend {
             #[cfg(feature = "cuda")]
             $crate::cmd::device::Device::Cuda(index) => {
                 type $B = burn::backend::Cuda;
+                // Minimal kernel tuning, caches on disk: a fast first batch.
+                saev_sae::gpu::runtime::init();
                 let $dev = burn::backend::cuda::CudaDevice { index };
                 $body
             }

@@ -79,6 +79,7 @@ impl ReproduceArgs {
                 .unwrap_or_else(|| PathBuf::from(default_out)),
             real,
             cuda: self.device.available().is_cuda(),
+            cuda_index: self.device.index(),
             quick: self.quick,
             sweep: self.sweep.clone(),
             n_patches: self.n_patches,
