@@ -493,6 +493,7 @@ fn train_saes(ctx: &Ctx, st: &mut Stages, rec: &RecordOut) -> anyhow::Result<Tra
             let opts = TrainOptions {
                 cuda: ctx.cfg.cuda,
                 cuda_index: ctx.cfg.cuda_index,
+                precision: saev_sae::Precision::F32,
                 stop_after: None,
                 // The stores were recorded and checked by this run.
                 verify_shards: false,

@@ -5,9 +5,9 @@
 
 use rayon::prelude::*;
 
+use crate::density::ByLatent;
 use crate::objective::AuxK;
 use crate::sae::Sae;
-use crate::sparse::ByLatent;
 
 /// Pre-activations of the latents dead before this batch, gathered before
 /// the activation overwrites them: `[B, latents.len()]`.

@@ -149,10 +149,12 @@ pub fn run(cfg: &SaeBenchConfig) -> SaeBenchResult {
         t.path = cfg.path;
     }
     let (mut l0_sum, mut l0_n) = (0.0f64, 0u64);
+    // One workspace for the group, as saev train lends it.
+    let mut ws = crate::Workspace::default();
     let mut step_all = || {
         for t in &mut trainers {
             // Random data in [-1, 1) keeps every loss finite.
-            if let Ok(l) = t.step(&batch) {
+            if let Ok(l) = t.step_with(&batch, &mut ws) {
                 l0_sum += f64::from(l.l0);
                 l0_n += 1;
             }

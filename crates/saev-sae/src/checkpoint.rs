@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::sae::{Sae, SaeConfig};
-use crate::train::{TrainConfig, Trainer};
+use crate::step::TrainConfig;
+use crate::train::Trainer;
 
 const PARAMS: [&str; 4] = ["W_enc", "b_enc", "W_dec", "b_dec"];
 

@@ -5,8 +5,6 @@
 
 use rayon::prelude::*;
 
-use crate::activation::Activation;
-use crate::matmul::{matmul, View};
 use crate::sae::Sae;
 
 /// Examples encoded per block: the one `[ROWS, S]` buffer a block needs
@@ -31,7 +29,7 @@ impl SparseCodes {
         codes
     }
 
-    fn empty(d_sae: usize) -> SparseCodes {
+    pub(crate) fn empty(d_sae: usize) -> SparseCodes {
         SparseCodes {
             d_sae,
             start: vec![0],
@@ -41,7 +39,7 @@ impl SparseCodes {
     }
 
     /// Append the rows of a dense block.
-    fn push_rows(&mut self, f_RS: &[f32]) {
+    pub(crate) fn push_rows(&mut self, f_RS: &[f32]) {
         let s = self.d_sae;
         let rows: Vec<Vec<(u32, f32)>> = f_RS.par_chunks(s).map(nonzero_pairs).collect();
         for row in rows {
@@ -111,64 +109,13 @@ fn nonzero_pairs(row: &[f32]) -> Vec<(u32, f32)> {
     out
 }
 
-/// `x - b_dec` for a batch.
-pub(crate) fn centred(sae: &Sae, x_BD: &[f32]) -> Vec<f32> {
-    let mut xc_BD = x_BD.to_vec();
-    xc_BD
-        .par_chunks_mut(sae.d_vit())
-        .for_each(|row| row.iter_mut().zip(&sae.b_dec_D).for_each(|(x, m)| *x -= m));
-    xc_BD
-}
-
-/// Pre-activations `xc @ W_enc + b_enc` of `ROWS` examples at a time:
-/// `each(first example, [rows, S] block)`, until it returns `false`.
-pub(crate) fn pre_activation_blocks(
-    sae: &Sae,
-    xc_BD: &[f32],
-    mut each: impl FnMut(usize, &mut [f32]) -> bool,
-) {
-    let (d, s) = (sae.d_vit(), sae.d_sae());
-    let mut pre = Vec::new();
-    for (i, xc) in xc_BD.chunks(ROWS * d).enumerate() {
-        pre.resize(xc.len() / d * s, 0.0);
-        pre_activations_into(sae, xc, &mut pre);
-        if !each(i * ROWS, &mut pre) {
-            return;
-        }
-    }
-}
-
-/// `pre = xc @ W_enc + b_enc` for centred rows `xc_RD` into `pre_RS`.
-pub(crate) fn pre_activations_into(sae: &Sae, xc_RD: &[f32], pre_RS: &mut [f32]) {
-    let (d, s) = (sae.d_vit(), sae.d_sae());
-    for row in pre_RS.chunks_exact_mut(s) {
-        row.copy_from_slice(&sae.b_enc_S);
-    }
-    let w_enc = View::new(&sae.w_enc_DS, d, s);
-    matmul(pre_RS, View::new(xc_RD, xc_RD.len() / d, d), w_enc, true);
-}
-
 impl Sae {
-    /// The inference-mode latents of a batch ([`Sae::encode`]) as pairs,
-    /// encoded `ROWS` examples at a time: the same values, no `[B, S]` buffer.
-    pub fn encode_sparse(&self, x_BD: &[f32]) -> SparseCodes {
-        let s = self.d_sae();
-        let xc_BD = centred(self, x_BD);
-        let mut codes = SparseCodes::empty(s);
-        pre_activation_blocks(self, &xc_BD, |_, pre| {
-            self.cfg.activation.apply_eval(pre, s, self.threshold);
-            codes.push_rows(pre);
-            true
-        });
-        codes
-    }
-
     /// `x_hat = b_dec + sum_j f_j W_dec[j]` over each example's pairs
     /// ([`Sae::decode`] without touching the latents that did not fire;
     /// codes too dense for that, as an untrained ReLU SAE's, go through
     /// the dense product).
     pub fn decode_sparse(&self, codes: &SparseCodes) -> Vec<f32> {
-        if codes.density() >= crate::sparse::SPARSE_BELOW {
+        if codes.density() >= crate::density::SPARSE_BELOW {
             return self.decode(&codes.to_dense());
         }
         let d = self.d_vit();
@@ -183,45 +130,4 @@ impl Sae {
         });
         x_hat_BD
     }
-}
-
-/// Training-mode latents of a batch block by block, with `on_pre` seeing
-/// each block's pre-activations first (to gather what AuxK needs), and
-/// BatchTopK's smallest positive survivor. ReLU and TopK stop early when
-/// the first block is denser than `give_up_above` (the dense step will be
-/// cheaper), returning that block's latents (`[ROWS, S]`) for the dense
-/// step to start from; BatchTopK's density is `k / S` from the start, so
-/// the caller decides before encoding.
-pub(crate) fn encode_train_blocks(
-    sae: &Sae,
-    xc_BD: &[f32],
-    give_up_above: Option<f64>,
-    mut on_pre: impl FnMut(&[f32]),
-) -> Result<(SparseCodes, Option<f32>), Vec<f32>> {
-    let s = sae.d_sae();
-    let b = xc_BD.len() / sae.d_vit();
-    if let Activation::BatchTopK { top_k, .. } = sae.cfg.activation {
-        let mut cut = crate::batch_cut::BatchCut::new(top_k * b, s);
-        pre_activation_blocks(sae, xc_BD, |r0, pre| {
-            on_pre(pre);
-            cut.push(r0, pre);
-            true
-        });
-        return Ok(cut.finish(b));
-    }
-    let mut codes = SparseCodes::empty(s);
-    let mut first = None;
-    pre_activation_blocks(sae, xc_BD, |r0, pre| {
-        on_pre(pre);
-        sae.cfg.activation.apply_train(pre, s);
-        // Only the first block decides, so only it is counted.
-        let dense = r0 == 0 && give_up_above.is_some_and(|l| crate::sparse::density(pre) > l);
-        if dense {
-            first = Some(pre.to_vec());
-            return false;
-        }
-        codes.push_rows(pre);
-        true
-    });
-    first.map_or(Ok((codes, None)), Err)
 }

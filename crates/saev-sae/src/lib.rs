@@ -27,6 +27,9 @@ mod batch_cut;
 pub mod bench;
 mod checkpoint;
 pub mod codes;
+mod dense;
+mod density;
+mod encode;
 pub mod eval;
 pub mod gpu;
 mod import;
@@ -36,17 +39,20 @@ pub mod objective;
 pub mod optim;
 mod sae;
 pub mod sparse;
+mod step;
 pub mod sweep;
 mod train;
 
 pub use activation::Activation;
-pub use gpu::{BurnTrainer, Precision, StepKernels};
 pub use checkpoint::CheckpointError;
 pub use codes::SparseCodes;
+pub use dense::{gradients, step_gradients, step_gradients_on};
+pub use gpu::{BurnTrainer, Precision, StepKernels};
 pub use matmul::{matmul, matmul_into, View};
 pub use objective::{AuxK, Matryoshka};
 pub use sae::{DataNorm, Losses, Sae, SaeConfig};
-pub use train::{
-    gradients, remove_parallel, step_gradients, step_gradients_on, warmup, Grads, NonFiniteLoss,
-    StepOptions, StepOutput, StepPath, TrainConfig, Trainer,
+pub use step::{
+    prefixes_at, remove_parallel, warmup, Grads, NonFiniteLoss, StepOptions, StepOutput, StepPath,
+    TrainConfig, Workspace,
 };
+pub use train::Trainer;

@@ -177,8 +177,8 @@ impl Sae {
 
     /// Pre-activations `(x - b_dec) @ W_enc + b_enc` into `pre_BS`; returns `x - b_dec`.
     pub fn pre_activations(&self, x_BD: &[f32], pre_BS: &mut [f32]) -> Vec<f32> {
-        let xc_BD = crate::codes::centred(self, x_BD);
-        crate::codes::pre_activations_into(self, &xc_BD, pre_BS);
+        let xc_BD = centred(self, x_BD);
+        pre_activations_into(self, &xc_BD, pre_BS);
         xc_BD
     }
 
@@ -228,7 +228,7 @@ pub(crate) fn losses_of(
     let sq = chunked_sum(x_BD, x_hat_BD, |x, y| f64::from(y - x).powi(2));
     let mse = (sq / x_BD.len() as f64) as f32;
     let l1 = (chunked_sum(f_BS, f_BS, |v, _| f64::from(v.abs())) / b as f64) as f32;
-    let l0 = crate::sparse::nonzero(f_BS) as f32 / b as f32;
+    let l0 = crate::density::nonzero(f_BS) as f32 / b as f32;
     Losses {
         loss: mse + coeff * l1,
         mse,
@@ -248,4 +248,23 @@ pub(crate) fn chunked_sum(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f64 +
         .map(|(a, b)| a.iter().zip(b).map(|(&x, &y)| term(x, y)).sum())
         .collect();
     parts.iter().sum()
+}
+
+/// `x - b_dec` for a batch.
+pub(crate) fn centred(sae: &Sae, x_BD: &[f32]) -> Vec<f32> {
+    let mut xc_BD = x_BD.to_vec();
+    xc_BD
+        .par_chunks_mut(sae.d_vit())
+        .for_each(|row| row.iter_mut().zip(&sae.b_dec_D).for_each(|(x, m)| *x -= m));
+    xc_BD
+}
+
+/// `pre = xc @ W_enc + b_enc` for centred rows `xc_RD` into `pre_RS`.
+pub(crate) fn pre_activations_into(sae: &Sae, xc_RD: &[f32], pre_RS: &mut [f32]) {
+    let (d, s) = (sae.d_vit(), sae.d_sae());
+    for row in pre_RS.chunks_exact_mut(s) {
+        row.copy_from_slice(&sae.b_enc_S);
+    }
+    let w_enc = View::new(&sae.w_enc_DS, d, s);
+    matmul(pre_RS, View::new(xc_RD, xc_RD.len() / d, d), w_enc, true);
 }

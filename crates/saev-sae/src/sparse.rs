@@ -16,26 +16,12 @@ use rayon::prelude::*;
 
 use crate::aux_k::{AuxTerm, DeadPre, Rows};
 use crate::codes::SparseCodes;
+use crate::density::ByLatent;
 use crate::objective::AuxK;
 use crate::sae::{Losses, Sae};
-use crate::train::{StepOutput, Workspace};
+use crate::step::{subtract_encoder_path, StepOutput, Workspace};
 
-/// Below this share of active (example, latent) pairs the sparse step is
-/// faster than the dense products (see docs/performance.md).
-pub const SPARSE_BELOW: f64 = 0.05;
-
-/// Share of the entries of `f_BS` that are non-zero (a parallel count, no
-/// allocation: cheap next to the encoder product).
-pub fn density(f_BS: &[f32]) -> f64 {
-    nonzero(f_BS) as f64 / f_BS.len().max(1) as f64
-}
-
-/// How many entries of `f_BS` are non-zero.
-pub(crate) fn nonzero(f_BS: &[f32]) -> usize {
-    f_BS.par_chunks(1 << 16)
-        .map(|c| c.iter().filter(|&&v| v != 0.0).count())
-        .sum()
-}
+pub use crate::density::{density, SPARSE_BELOW};
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight lanes, so the compiler vectorizes the sum.
@@ -65,35 +51,6 @@ pub(crate) struct Input<'a> {
     /// Matryoshka blocks `[lo, hi)` of latents (one, `[0, S)`, without it).
     pub blocks: &'a [(usize, usize)],
     pub aux: Option<(AuxK, &'a DeadPre)>,
-}
-
-/// Pairs grouped by latent (CSC): latent `j`'s are `start[j]..start[j + 1]`
-/// of `entry`, each (example, index of the pair in its source).
-pub(crate) struct ByLatent {
-    start: Vec<usize>,
-    entry: Vec<(u32, u32)>,
-}
-
-impl ByLatent {
-    /// `pairs` yields (example, latent, index), by a counting sort.
-    pub fn of(s: usize, n: usize, pairs: impl Fn(&mut dyn FnMut(usize, usize, usize))) -> ByLatent {
-        let mut start = vec![0usize; s + 1];
-        pairs(&mut |_, j, _| start[j + 1] += 1);
-        for j in 0..s {
-            start[j + 1] += start[j];
-        }
-        let mut next = start.clone();
-        let mut entry = vec![(0u32, 0u32); n];
-        pairs(&mut |r, j, p| {
-            entry[next[j]] = (r as u32, p as u32);
-            next[j] += 1;
-        });
-        ByLatent { start, entry }
-    }
-
-    pub fn of_latent(&self, j: usize) -> &[(u32, u32)] {
-        &self.entry[self.start[j]..self.start[j + 1]]
-    }
 }
 
 /// Prefix reconstructions and their output gradients, example by example
@@ -227,9 +184,7 @@ pub(crate) fn step(sae: &Sae, input: Input, ws: &mut Workspace) -> StepOutput {
             }
         }
     });
-    let active_S: Vec<bool> = (0..s)
-        .map(|j| by_latent.start[j + 1] > by_latent.start[j])
-        .collect();
+    let active_S: Vec<bool> = (0..s).map(|j| by_latent.has(j)).collect();
     let aux = input.aux.map(|(aux, dead)| {
         let x_hat = Rows {
             data: &dec.x_hat_BND,
@@ -267,7 +222,7 @@ pub(crate) fn step(sae: &Sae, input: Input, ws: &mut Workspace) -> StepOutput {
             .zip(&g[..d])
             .for_each(|(a, g)| *a += g);
     }
-    crate::train::subtract_encoder_path(&mut grads.b_dec_D, &sae.w_enc_DS, &grads.b_enc_S);
+    subtract_encoder_path(&mut grads.b_dec_D, &sae.w_enc_DS, &grads.b_enc_S);
     transpose_into(&ws.enc_SD, s, d, &mut grads.w_enc_DS);
     StepOutput {
         losses,

@@ -73,7 +73,12 @@ fn follows_the_cpu_step<B: StepKernels>(device: &B::Device, path: StepPath, tol:
             let x = uniform(b * d, 100 + i);
             let a = cpu.step(&x).expect("finite");
             let g = gpu.step(&x).expect("finite");
-            let terms = [(a.loss, g.loss), (a.mse, g.mse), (a.l0, g.l0), (a.aux, g.aux)];
+            let terms = [
+                (a.loss, g.loss),
+                (a.mse, g.mse),
+                (a.l0, g.l0),
+                (a.aux, g.aux),
+            ];
             for (p, q) in terms {
                 let err = (p - q).abs() / p.abs().max(1.0);
                 assert!(err <= tol, "{name} step {i}: cpu {a:?} vs device {g:?}");
@@ -81,7 +86,10 @@ fn follows_the_cpu_step<B: StepKernels>(device: &B::Device, path: StepPath, tol:
         }
         let back = gpu.to_trainer();
         assert_eq!(back.step, cpu.step, "{name}");
-        assert_eq!(back.since_fired_S, cpu.since_fired_S, "{name}: dead-latent counters");
+        assert_eq!(
+            back.since_fired_S, cpu.since_fired_S,
+            "{name}: dead-latent counters"
+        );
         if aux.is_some() {
             let dead = cpu.since_fired_S.iter().filter(|&&n| n >= 48).count();
             assert!(dead > 0, "{name}: the case must have dead latents");
@@ -94,7 +102,11 @@ fn follows_the_cpu_step<B: StepKernels>(device: &B::Device, path: StepPath, tol:
             ("W_dec", &back.sae.w_dec_SD, &cpu.sae.w_dec_SD),
             ("b_dec", &back.sae.b_dec_D, &cpu.sae.b_dec_D),
         ] {
-            let worst = p.iter().zip(q).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            let worst = p
+                .iter()
+                .zip(q)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
             assert!(worst <= tol, "{name} {what}: differs by {worst}");
         }
     }
@@ -108,7 +120,8 @@ fn a_non_finite_loss_freezes_the_sae<B: StepKernels>(device: &B::Device) {
         exp_factor: 4,
         ..SaeConfig::default()
     });
-    let mut gpu = BurnTrainer::<B>::from_trainer(&Trainer::new(sae, TrainConfig::default()), device);
+    let mut gpu =
+        BurnTrainer::<B>::from_trainer(&Trainer::new(sae, TrainConfig::default()), device);
     let good = uniform(16 * 8, 1);
     gpu.step(&good).expect("finite");
     let before = gpu.to_trainer();
@@ -170,13 +183,23 @@ mod wgpu {
         }
         let t = || Tensor::<WgpuStep, 2>::from_data(TensorData::new(x.clone(), [rows, cols]), &dev);
         for k in [1, 2, 32, 91, 500, 999, 1000] {
-            let got = WgpuStep::kth_largest(t(), k).into_data().to_vec::<f32>().unwrap();
-            let want = kth_largest_by_sort(t(), k).into_data().to_vec::<f32>().unwrap();
+            let got = WgpuStep::kth_largest(t(), k)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
+            let want = kth_largest_by_sort(t(), k)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
             assert_eq!(got, want, "k = {k}");
         }
         // BatchTopK's shape: one long row over many cubes.
-        let long = Tensor::<WgpuStep, 2>::from_data(TensorData::new(x.clone(), [1, rows * cols]), &dev);
-        let got = WgpuStep::kth_largest(long, 12_345).into_data().to_vec::<f32>().unwrap();
+        let long =
+            Tensor::<WgpuStep, 2>::from_data(TensorData::new(x.clone(), [1, rows * cols]), &dev);
+        let got = WgpuStep::kth_largest(long, 12_345)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         let mut sorted = x.clone();
         sorted.sort_by(|a, b| b.total_cmp(a));
         assert_eq!(got, vec![sorted[12_344]]);

@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use saev_sae::{Losses, NonFiniteLoss, Trainer};
+use std::cell::RefCell;
+
+use saev_sae::{Losses, NonFiniteLoss, Trainer, Workspace};
 
 #[cfg(feature = "cuda")]
 type Gpu = saev_sae::gpu::CudaStep;
@@ -16,18 +18,20 @@ pub(crate) enum Engine {
     Cuda(Box<saev_sae::BurnTrainer<Gpu>>),
 }
 
-/// One batch of a group's step: on the host, and uploaded to the GPU at most
-/// once for all the group's runs.
+/// One batch of a group's step: on the host, uploaded to the GPU at most
+/// once for all the group's runs, with the group's CPU step buffers.
 pub(crate) struct Batch<'a> {
     pub host_BD: &'a [f32],
+    workspace: &'a RefCell<Workspace>,
     #[cfg(feature = "cuda")]
     device: std::cell::OnceCell<burn::tensor::Tensor<Gpu, 2>>,
 }
 
 impl<'a> Batch<'a> {
-    pub(crate) fn new(host_BD: &'a [f32]) -> Self {
+    pub(crate) fn new(host_BD: &'a [f32], workspace: &'a RefCell<Workspace>) -> Self {
         Self {
             host_BD,
+            workspace,
             #[cfg(feature = "cuda")]
             device: std::cell::OnceCell::new(),
         }
@@ -35,15 +39,20 @@ impl<'a> Batch<'a> {
 }
 
 impl Engine {
-    /// On CUDA GPU `index` when asked and built with it, else on the CPU.
-    pub(crate) fn new(t: Trainer, cuda: bool, index: usize) -> Self {
+    /// On the CUDA GPU the options name when asked and built with it, else
+    /// on the CPU.
+    pub(crate) fn new(t: Trainer, opts: &crate::TrainOptions) -> Self {
         #[cfg(feature = "cuda")]
-        if cuda {
+        if opts.cuda {
             saev_sae::gpu::runtime::init();
-            let device = saev_sae::gpu::CudaDevice { index };
-            return Engine::Cuda(Box::new(saev_sae::BurnTrainer::from_trainer(&t, &device)));
+            let device = saev_sae::gpu::CudaDevice {
+                index: opts.cuda_index,
+            };
+            let mut gpu = saev_sae::BurnTrainer::from_trainer(&t, &device);
+            gpu.precision = opts.precision;
+            return Engine::Cuda(Box::new(gpu));
         }
-        let _ = (cuda, index);
+        let _ = opts;
         Engine::Cpu {
             trainer: Box::new(t),
             last: Losses::default(),
@@ -55,7 +64,8 @@ impl Engine {
     pub(crate) fn step(&mut self, batch: &Batch) -> Result<(), NonFiniteLoss> {
         match self {
             Engine::Cpu { trainer, last } => {
-                *last = trainer.step(batch.host_BD)?;
+                let mut ws = batch.workspace.borrow_mut();
+                *last = trainer.step_with(batch.host_BD, &mut ws)?;
                 Ok(())
             }
             #[cfg(feature = "cuda")]

@@ -28,6 +28,8 @@ pub struct TrainOptions {
     pub cuda: bool,
     /// Which GPU, with `cuda`.
     pub cuda_index: usize,
+    /// The GPU step's matrix products (f32/TF32, or bf16 inputs).
+    pub precision: saev_sae::Precision,
     /// Stop after this many steps as if interrupted (for testing resume).
     pub stop_after: Option<u64>,
     /// Check each store's shard checksums (`saev shards verify`) before
@@ -284,7 +286,7 @@ fn train_group(group: &Group, opts: &TrainOptions) -> anyhow::Result<Vec<RunOutc
             run: run.clone(),
             saved,
             step: trainer.step,
-            engine: Some(Engine::new(trainer, opts.cuda, opts.cuda_index)),
+            engine: Some(Engine::new(trainer, opts)),
             metrics,
         });
     }
@@ -377,9 +379,10 @@ fn train_from(
         .take(n_steps as usize)
         .skip(start as usize);
     let mut step = start;
+    let workspace = std::cell::RefCell::new(saev_sae::Workspace::default());
     for b in stream {
         let b = b?;
-        let batch = Batch::new(&b.acts_BD);
+        let batch = Batch::new(&b.acts_BD, &workspace);
         for l in &mut live {
             train_step(l, step, &batch, &first, &progress)?;
         }

@@ -90,6 +90,10 @@ pub struct TrainArgs {
     /// falls back to the CPU with a warning) or cpu (the fast gemm step).
     #[arg(long, default_value = "cuda")]
     device: crate::cmd::device::Device,
+    /// GPU matrix products: f32 (TF32 on CUDA, saev's setting) or bf16
+    /// inputs (weights and Adam state stay f32).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
+    precision: String,
     /// Write checkpoints (weights and optimizer state) every this many steps.
     #[arg(long = "ckpt-every", default_value_t = 1000, value_parser = crate::numbers::at_least_one::<u64>)]
     ckpt_every: u64,
@@ -201,6 +205,10 @@ impl TrainArgs {
         let opts = TrainOptions {
             cuda: self.device.available().is_cuda(),
             cuda_index: self.device.index(),
+            precision: match self.precision.as_str() {
+                "bf16" => saev_sae::Precision::Bf16,
+                _ => saev_sae::Precision::F32,
+            },
             stop_after: self.stop_after,
             verify_shards: self.verify,
         };

@@ -40,7 +40,14 @@ pub fn run<B: StepKernels>(
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
-            let t = trainer(&SaeBenchConfig { exp_factor: e, ..cfg.clone() }, i as u64, &batch);
+            let t = trainer(
+                &SaeBenchConfig {
+                    exp_factor: e,
+                    ..cfg.clone()
+                },
+                i as u64,
+                &batch,
+            );
             let mut g = BurnTrainer::from_trainer(&t, device);
             g.precision = precision;
             g

@@ -6,7 +6,7 @@ use burn::tensor::{Bool, Tensor};
 
 use super::params::{download, where1};
 use crate::sae::Losses;
-use crate::train::NonFiniteLoss;
+use crate::step::NonFiniteLoss;
 
 /// The order of a step's loss terms on the device.
 pub(crate) const N_TERMS: usize = 5;

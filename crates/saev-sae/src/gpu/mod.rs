@@ -8,6 +8,8 @@
 //!   once per process.
 
 pub mod bench;
+#[cfg(feature = "cubecl")]
+mod cube;
 mod health;
 #[cfg(feature = "cubecl")]
 mod kernels;

@@ -11,8 +11,8 @@
 
 use burn::backend::Flex;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
 use burn::tensor::IndexingUpdateOp;
+use burn::tensor::{Int, Tensor};
 
 /// Each example's kept latents: `[B, k]` latent indices and values.
 pub struct Codes<B: Backend> {
@@ -41,7 +41,11 @@ pub trait StepKernels: Backend {
     }
 
     /// `b_dec + sum_j val[b, j] W_dec[idx[b, j]]`.
-    fn decode(codes: &Codes<Self>, w_dec_SD: Tensor<Self, 2>, b_dec_D: Tensor<Self, 1>) -> Tensor<Self, 2> {
+    fn decode(
+        codes: &Codes<Self>,
+        w_dec_SD: Tensor<Self, 2>,
+        b_dec_D: Tensor<Self, 1>,
+    ) -> Tensor<Self, 2> {
         let [b, k] = codes.val_BK.dims();
         let rows_BKD = gather_rows(codes, w_dec_SD);
         let d = rows_BKD.dims()[2];
@@ -50,23 +54,45 @@ pub trait StepKernels: Backend {
     }
 
     /// `g[b] . W_dec[idx[b, j]]` for every kept latent: `[B, k]`.
-    fn code_gradients(codes: &Codes<Self>, g_BD: Tensor<Self, 2>, w_dec_SD: Tensor<Self, 2>) -> Tensor<Self, 2> {
+    fn code_gradients(
+        codes: &Codes<Self>,
+        g_BD: Tensor<Self, 2>,
+        w_dec_SD: Tensor<Self, 2>,
+    ) -> Tensor<Self, 2> {
         let [b, k] = codes.val_BK.dims();
         let d = g_BD.dims()[1];
         let rows_BKD = gather_rows(codes, w_dec_SD);
-        (rows_BKD * g_BD.reshape([b, 1, d])).sum_dim(2).reshape([b, k])
+        (rows_BKD * g_BD.reshape([b, 1, d]))
+            .sum_dim(2)
+            .reshape([b, k])
     }
 
     /// `out[idx[b, j]] += val[b, j] * rows[b]` into `[S, D]`, and the sum of
     /// `val` per latent (`[S]`).
-    fn scatter(codes: &Codes<Self>, val_BK: Tensor<Self, 2>, rows_BD: Tensor<Self, 2>, s: usize) -> (Tensor<Self, 2>, Tensor<Self, 1>) {
+    fn scatter(
+        codes: &Codes<Self>,
+        val_BK: Tensor<Self, 2>,
+        rows_BD: Tensor<Self, 2>,
+        s: usize,
+    ) -> (Tensor<Self, 2>, Tensor<Self, 1>) {
         let [b, k] = val_BK.dims();
         let d = rows_BD.dims()[1];
         let device = rows_BD.device();
         let idx_N = codes.idx_BK.clone().reshape([b * k]);
-        let pairs_ND = (rows_BD.reshape([b, 1, d]) * val_BK.clone().reshape([b, k, 1])).reshape([b * k, d]);
-        let out_SD = Tensor::zeros([s, d], &device).select_assign(0, idx_N.clone(), pairs_ND, IndexingUpdateOp::Add);
-        let sums_S = Tensor::zeros([s], &device).select_assign(0, idx_N, val_BK.reshape([b * k]), IndexingUpdateOp::Add);
+        let pairs_ND =
+            (rows_BD.reshape([b, 1, d]) * val_BK.clone().reshape([b, k, 1])).reshape([b * k, d]);
+        let out_SD = Tensor::zeros([s, d], &device).select_assign(
+            0,
+            idx_N.clone(),
+            pairs_ND,
+            IndexingUpdateOp::Add,
+        );
+        let sums_S = Tensor::zeros([s], &device).select_assign(
+            0,
+            idx_N,
+            val_BK.reshape([b * k]),
+            IndexingUpdateOp::Add,
+        );
         (out_SD, sums_S)
     }
 
@@ -81,7 +107,9 @@ pub trait StepKernels: Backend {
 fn gather_rows<B: Backend>(codes: &Codes<B>, w_dec_SD: Tensor<B, 2>) -> Tensor<B, 3> {
     let [b, k] = codes.val_BK.dims();
     let d = w_dec_SD.dims()[1];
-    w_dec_SD.select(0, codes.idx_BK.clone().reshape([b * k])).reshape([b, k, d])
+    w_dec_SD
+        .select(0, codes.idx_BK.clone().reshape([b * k]))
+        .reshape([b, k, d])
 }
 
 /// [`StepKernels::kth_largest`] with burn's sort-based `topk`.
@@ -100,41 +128,4 @@ pub(crate) fn at_least_row<B: Backend>(
 ) -> Tensor<B, 2, burn::tensor::Bool> {
     let dims = x_BS.dims();
     x_BS.greater_equal(kth_B.unsqueeze_dim::<2>(1).expand(dims))
-}
-
-#[cfg(feature = "cubecl")]
-impl<R, F, I, BT> StepKernels for burn_cubecl::CubeBackend<R, F, I, BT>
-where
-    R: burn_cubecl::CubeRuntime,
-    F: burn_cubecl::FloatElement,
-    I: burn_cubecl::IntElement,
-    BT: burn_cubecl::BoolElement,
-{
-    fn kth_largest(x_RC: Tensor<Self, 2>, k: usize) -> Tensor<Self, 1> {
-        super::kernels::kth_largest(x_RC, k)
-    }
-
-    fn matmul(a: Tensor<Self, 2>, b: Tensor<Self, 2>) -> Tensor<Self, 2> {
-        super::kernels::matmul(a, b)
-    }
-
-    fn compact(pre_BS: Tensor<Self, 2>, kth_B: Tensor<Self, 1>, k: usize) -> Codes<Self> {
-        super::sparse::compact(pre_BS, kth_B, k)
-    }
-
-    fn decode(codes: &Codes<Self>, w_dec_SD: Tensor<Self, 2>, b_dec_D: Tensor<Self, 1>) -> Tensor<Self, 2> {
-        super::sparse::decode(codes, w_dec_SD, b_dec_D)
-    }
-
-    fn code_gradients(codes: &Codes<Self>, g_BD: Tensor<Self, 2>, w_dec_SD: Tensor<Self, 2>) -> Tensor<Self, 2> {
-        super::sparse::code_gradients(codes, g_BD, w_dec_SD)
-    }
-
-    fn scatter(codes: &Codes<Self>, val_BK: Tensor<Self, 2>, rows_BD: Tensor<Self, 2>, s: usize) -> (Tensor<Self, 2>, Tensor<Self, 1>) {
-        super::sparse::scatter(codes, val_BK, rows_BD, s)
-    }
-
-    fn has_sparse_kernels() -> bool {
-        super::sparse::supported::<I>()
-    }
 }

@@ -9,7 +9,9 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 use cubecl::prelude::*;
 
 use super::ops::Codes;
-use super::sparse_kernels::{code_gradients as grads_k, compact_rows, decode_rows, scatter_rows, UNITS};
+use super::sparse_kernels::{
+    code_gradients as grads_k, compact_rows, decode_rows, scatter_rows, UNITS,
+};
 
 type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
 
@@ -18,13 +20,19 @@ pub(crate) fn supported<I: IntElement>() -> bool {
     I::dtype() == DType::I32
 }
 
-fn float<R: CubeRuntime, B: burn::tensor::backend::Backend<FloatTensorPrimitive = CubeTensor<R>>, const D: usize>(
+fn float<
+    R: CubeRuntime,
+    B: burn::tensor::backend::Backend<FloatTensorPrimitive = CubeTensor<R>>,
+    const D: usize,
+>(
     t: BurnTensor<B, D>,
 ) -> CubeTensor<R> {
     into_contiguous(t.into_primitive().tensor())
 }
 
-fn wrap<B: burn::tensor::backend::Backend, const D: usize>(t: B::FloatTensorPrimitive) -> BurnTensor<B, D> {
+fn wrap<B: burn::tensor::backend::Backend, const D: usize>(
+    t: B::FloatTensorPrimitive,
+) -> BurnTensor<B, D> {
     BurnTensor::from_primitive(TensorPrimitive::Float(t))
 }
 
@@ -128,7 +136,10 @@ pub(crate) fn scatter<R, F, I, BT>(
     val_BK: BurnTensor<Cube<R, F, I, BT>, 2>,
     rows_BD: BurnTensor<Cube<R, F, I, BT>, 2>,
     s: usize,
-) -> (BurnTensor<Cube<R, F, I, BT>, 2>, BurnTensor<Cube<R, F, I, BT>, 1>)
+) -> (
+    BurnTensor<Cube<R, F, I, BT>, 2>,
+    BurnTensor<Cube<R, F, I, BT>, 1>,
+)
 where
     R: CubeRuntime,
     F: FloatElement,
@@ -140,7 +151,12 @@ where
     let (idx, _) = code_parts(codes);
     let rows = float(rows_BD);
     let (client, device) = (rows.client.clone(), rows.device.clone());
-    let out = zeros_client::<R>(client.clone(), device.clone(), Shape::new([s, d]), DType::F32);
+    let out = zeros_client::<R>(
+        client.clone(),
+        device.clone(),
+        Shape::new([s, d]),
+        DType::F32,
+    );
     let sums = zeros_client::<R>(client.clone(), device, Shape::new([s]), DType::F32);
     scatter_rows::launch::<R>(
         &client,

@@ -2,11 +2,11 @@
 //! decoder and every gradient touch only the kept latents (the products are
 //! [`StepKernels`]'s; the same gradients as the dense step, `trainer.rs`).
 
+use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
 use super::ops::StepKernels;
 use super::params::Params;
-use super::trainer::through_encoder;
 
 /// What the sparse step needs from the dense forward's start.
 pub(super) struct Encoded<B: StepKernels> {
@@ -51,4 +51,16 @@ pub(super) fn topk_gradients<B: StepKernels>(
     };
     let aux_1 = Tensor::zeros([1], &p.b_dec_D.device());
     (grads, [mse_1, l1_1, l0_1, aux_1])
+}
+
+/// `W_enc g_b_enc`: how `b_dec`, which also enters the encoder, moves the
+/// loss through it (a product and a row sum: no matrix-vector tuning).
+pub(super) fn through_encoder<B: Backend>(
+    w_enc_DS: &Tensor<B, 2>,
+    g_b_enc_S: &Tensor<B, 1>,
+) -> Tensor<B, 1> {
+    let d = w_enc_DS.dims()[0];
+    (w_enc_DS.clone() * g_b_enc_S.clone().unsqueeze_dim(0))
+        .sum_dim(1)
+        .reshape([d])
 }

@@ -16,14 +16,15 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, FloatDType, Int, Tensor, TensorData};
 
 use super::health::{terms, Health};
-use super::params::{download, upload, where1, Params};
 use super::ops::{at_least_row, StepKernels};
-use super::sparse_step::{topk_gradients, Encoded};
+use super::params::{download, upload, where1, Params};
+use super::sparse_step::{through_encoder, topk_gradients, Encoded};
 use crate::activation::Activation;
 use crate::objective::{blocks, AuxK};
 use crate::optim::Adam;
 use crate::sae::{DataNorm, Losses, Sae, SaeConfig};
-use crate::train::{prefixes_at, warmup, NonFiniteLoss, StepPath, TrainConfig, Trainer};
+use crate::step::{prefixes_at, warmup, NonFiniteLoss, StepPath, TrainConfig};
+use crate::train::Trainer;
 
 /// How the step's matrix products run on the device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -405,7 +406,9 @@ impl<B: StepKernels> BurnTrainer<B> {
     fn dead(&self, fw: &Forward<B>, b: usize) -> Tensor<B, 1, Bool> {
         let aux = self.cfg.aux.expect("AuxK on");
         let since = self.since_fired_S.clone().expect("counters with AuxK");
-        let was_dead = since.add_scalar(b as i64).greater_equal_elem(aux.dead_after as i64);
+        let was_dead = since
+            .add_scalar(b as i64)
+            .greater_equal_elem(aux.dead_after as i64);
         was_dead.bool_and(fired_any(fw).bool_not())
     }
 
@@ -429,19 +432,15 @@ impl<B: StepKernels> BurnTrainer<B> {
             return;
         };
         let f = fw.f_BS.clone();
-        let min_pos_1 = f.clone().mask_fill(f.lower_equal_elem(0.0), f32::INFINITY).min();
+        let min_pos_1 = f
+            .clone()
+            .mask_fill(f.lower_equal_elem(0.0), f32::INFINITY)
+            .min();
         let old = self.threshold_1.clone();
         let next = old.clone() * (1.0 - momentum) + min_pos_1.clone() * momentum;
         let take = min_pos_1.is_finite().bool_and(ok_1.clone());
         self.threshold_1 = where1(&take, next, old);
     }
-}
-
-/// `W_enc g_b_enc`: how `b_dec`, which also enters the encoder, moves the
-/// loss through it (a product and a row sum: no matrix-vector tuning).
-pub(super) fn through_encoder<B: Backend>(w_enc_DS: &Tensor<B, 2>, g_b_enc_S: &Tensor<B, 1>) -> Tensor<B, 1> {
-    let d = w_enc_DS.dims()[0];
-    (w_enc_DS.clone() * g_b_enc_S.clone().unsqueeze_dim(0)).sum_dim(1).reshape([d])
 }
 
 /// Dead-latent counters stop here (i32 on CUDA): about 2 billion examples.
