@@ -89,6 +89,22 @@ pub fn sample_prefixes(d_sae: usize, n_prefixes: usize, rng: &mut saev_rng::Pcg6
     out
 }
 
+/// The Matryoshka blocks `[lo, hi)` of `prefixes` (increasing, the last equal
+/// to `d_sae`; `None`: the plain objective, one block `[0, d_sae)`). Block
+/// `j`'s latents appear in every prefix from `j` on.
+pub fn blocks(prefixes: Option<&[usize]>, d_sae: usize) -> Vec<(usize, usize)> {
+    let full = [d_sae];
+    let prefixes = prefixes.unwrap_or(&full);
+    assert!(
+        prefixes.last() == Some(&d_sae) && prefixes.windows(2).all(|w| w[0] < w[1]),
+        "prefixes must increase to d_sae"
+    );
+    std::iter::once(0)
+        .chain(prefixes.iter().copied())
+        .zip(prefixes.iter().copied())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,20 +126,4 @@ mod tests {
         assert!(short > 200 * 9 / 2, "{short}");
         assert_eq!(sample_prefixes(64, 1, &mut rng), vec![64]);
     }
-}
-
-/// The Matryoshka blocks `[lo, hi)` of `prefixes` (increasing, the last equal
-/// to `d_sae`; `None`: the plain objective, one block `[0, d_sae)`). Block
-/// `j`'s latents appear in every prefix from `j` on.
-pub fn blocks(prefixes: Option<&[usize]>, d_sae: usize) -> Vec<(usize, usize)> {
-    let full = [d_sae];
-    let prefixes = prefixes.unwrap_or(&full);
-    assert!(
-        prefixes.last() == Some(&d_sae) && prefixes.windows(2).all(|w| w[0] < w[1]),
-        "prefixes must increase to d_sae"
-    );
-    std::iter::once(0)
-        .chain(prefixes.iter().copied())
-        .zip(prefixes.iter().copied())
-        .collect()
 }

@@ -129,6 +129,7 @@ impl SaeBench {
         }
     }
 
+    #[cfg(feature = "cuda")]
     fn precision(&self) -> saev_sae::Precision {
         match self.precision.as_str() {
             "bf16" => saev_sae::Precision::Bf16,
