@@ -1,11 +1,10 @@
 //! The recording loop: images -> ViT -> shards.
 //!
-//! Three stages joined by bounded queues (two batches each): a producer
-//! thread decodes and preprocesses batch `k + 1` on its own rayon pool
-//! (`n_workers` threads), the calling thread runs the ViT on batch `k`, and
-//! a writer thread appends batch `k - 1` to the store, so decoding and
-//! writing both hide behind the forward pass. The store's progress record
-//! makes an interrupted run resume at the first image not yet written.
+//! A producer thread decodes and preprocesses batch `k + 1` on its own rayon
+//! pool (`n_workers` threads) while the calling thread runs the ViT on batch
+//! `k` and appends it to the store, so decoding hides behind the forward
+//! pass. The store's progress record makes an interrupted run resume at the
+//! first image not yet written.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -63,20 +62,6 @@ pub struct Summary {
     pub seconds: f64,
     /// Seconds spent in the ViT forward pass (the rest is waiting for input and writing).
     pub forward_seconds: f64,
-}
-
-/// `[layer][image, token, dim]` values as `[image, layer, token, dim]`.
-fn interleave(per_layer: &[Vec<f32>], n: usize, per_img_layer: usize) -> Vec<f32> {
-    let n_layers = per_layer.len();
-    let mut acts_BLTD = vec![0.0f32; n * n_layers * per_img_layer];
-    for (l, values) in per_layer.iter().enumerate() {
-        for b in 0..n {
-            let dst = (b * n_layers + l) * per_img_layer;
-            let src = b * per_img_layer;
-            acts_BLTD[dst..dst + per_img_layer].copy_from_slice(&values[src..src + per_img_layer]);
-        }
-    }
-    acts_BLTD
 }
 
 /// A preprocessed batch: first image index and `[n, 3, H, W]` pixels.
@@ -220,52 +205,46 @@ pub fn record<B: Backend>(
         1 + cfg.n_patches_per_img
     };
     let mut forward_seconds = 0.0;
-    let (wtx, wrx) = mpsc::sync_channel::<Vec<f32>>(2);
-    let mut sent = 0u64;
-    std::thread::scope(|scope| -> Result<(), Error> {
-        let writes = scope.spawn(|| -> Result<(), Error> {
-            for acts_BLTD in wrx {
-                writer.append(&acts_BLTD)?;
+    for item in rx {
+        let batch = item?;
+        debug_assert_eq!(batch.start, writer.next_image());
+        let t0 = Instant::now();
+        let x = Tensor::<B, 4>::from_data(
+            TensorData::new(batch.pixels, [batch.n, 3, side, side]),
+            device,
+        );
+        let residuals = vit.forward_residuals(x, &blocks);
+        let per_layer: Vec<Vec<f32>> = residuals
+            .into_iter()
+            .map(|r| {
+                let r = if n_tokens == 1 {
+                    r.slice(s![.., 0..1, ..])
+                } else {
+                    r
+                };
+                r.into_data()
+                    .convert::<f32>()
+                    .into_vec::<f32>()
+                    .expect("f32 residuals")
+            })
+            .collect();
+        forward_seconds += t0.elapsed().as_secs_f64();
+        // [layer][image, token, dim] -> [image, layer, token, dim]
+        let per_img_layer = n_tokens * cfg.d_vit;
+        let mut acts_BLTD = vec![0.0f32; batch.n * blocks.len() * per_img_layer];
+        for (l, values) in per_layer.iter().enumerate() {
+            for b in 0..batch.n {
+                let dst = (b * blocks.len() + l) * per_img_layer;
+                acts_BLTD[dst..dst + per_img_layer]
+                    .copy_from_slice(&values[b * per_img_layer..(b + 1) * per_img_layer]);
             }
-            Ok(())
-        });
-        for item in rx {
-            let batch = item?;
-            debug_assert_eq!(batch.start, first as u64 + sent);
-            let t0 = Instant::now();
-            let x = Tensor::<B, 4>::from_data(
-                TensorData::new(batch.pixels, [batch.n, 3, side, side]),
-                device,
-            );
-            let residuals = vit.forward_residuals(x, &blocks);
-            let per_layer: Vec<Vec<f32>> = residuals
-                .into_iter()
-                .map(|r| {
-                    let r = if n_tokens == 1 {
-                        r.slice(s![.., 0..1, ..])
-                    } else {
-                        r
-                    };
-                    r.into_data()
-                        .convert::<f32>()
-                        .into_vec::<f32>()
-                        .expect("f32 residuals")
-                })
-                .collect();
-            forward_seconds += t0.elapsed().as_secs_f64();
-            let acts_BLTD = interleave(&per_layer, batch.n, n_tokens * cfg.d_vit);
-            if wtx.send(acts_BLTD).is_err() {
-                break; // the writer failed: its error is below
-            }
-            sent += batch.n as u64;
-            on_progress(Progress {
-                done: resumed_at + sent,
-                total: part_len,
-            });
         }
-        drop(wtx);
-        writes.join().expect("shard writer thread")
-    })?;
+        writer.append(&acts_BLTD)?;
+        on_progress(Progress {
+            done: writer.n_written(),
+            total: part_len,
+        });
+    }
     let _ = producer.join();
     let recorded = writer.n_written() - resumed_at;
     writer.finish()?;

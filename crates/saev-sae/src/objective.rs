@@ -29,6 +29,15 @@ pub struct AuxK {
     pub dead_after: u64,
 }
 
+impl AuxK {
+    /// The dead-latent rule: a latent that last fired `since` examples ago
+    /// is dead for a batch of `b` examples unless it fires in that batch.
+    /// (The device step applies it to a tensor of counters, `gpu/trainer.rs`.)
+    pub fn dead_before(&self, since: u64, b: u64) -> bool {
+        since + b >= self.dead_after
+    }
+}
+
 impl Default for AuxK {
     fn default() -> Self {
         Self {

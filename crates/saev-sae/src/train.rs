@@ -93,7 +93,7 @@ impl Trainer {
         let dead_S: Option<Vec<bool>> = self.cfg.aux.map(|aux| {
             self.since_fired_S
                 .iter()
-                .map(|&n| n + b >= aux.dead_after)
+                .map(|&n| aux.dead_before(n, b))
                 .collect()
         });
         let opts = StepOptions {

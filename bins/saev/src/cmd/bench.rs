@@ -56,8 +56,8 @@ pub struct SaeBench {
     precision: String,
     /// GPU only: also step one SAE this many times on the CPU and the GPU
     /// from the same start and report how far the weights drift.
-    #[arg(long = "parity-steps", default_value_t = 0)]
-    parity_steps: u64,
+    #[arg(long = "parity-steps", value_parser = crate::numbers::at_least_one::<u64>)]
+    parity_steps: Option<u64>,
 }
 
 #[derive(Args)]
@@ -145,13 +145,13 @@ impl SaeBench {
         let device = CudaDevice { index };
         let cfg = self.config();
         let r = bench::run::<CudaStep>(&cfg, self.precision(), &device);
-        let parity = (self.parity_steps > 0).then(|| {
+        let parity = self.parity_steps.map(|steps| {
             let small = saev_sae::bench::SaeBenchConfig {
                 exp_factors: Vec::new(),
                 batch_size: cfg.batch_size.min(4096),
                 ..cfg.clone()
             };
-            bench::parity::<CudaStep>(&small, self.precision(), self.parity_steps, &device)
+            bench::parity::<CudaStep>(&small, self.precision(), steps, &device)
         });
         json!({
             "device": format!("cuda:{index}"), "activation": self.activation,

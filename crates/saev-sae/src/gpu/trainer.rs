@@ -2,7 +2,7 @@
 //!
 //! The same objective and update as the CPU [`Trainer`] (one Adam,
 //! [`crate::optim::Adam`]; one Matryoshka block list,
-//! [`crate::objective::blocks`]; one dead-latent rule, [`AuxK::dead_after`]),
+//! [`crate::objective::blocks`]; one dead-latent rule, [`AuxK::dead_before`], here on a tensor),
 //! written with burn tensor operations plus [`StepKernels`]. Nothing is read
 //! back to the host during a step: the losses, the non-finite-loss guard,
 //! the dead-latent counters and BatchTopK's threshold stay on the device,
@@ -402,7 +402,7 @@ impl<B: StepKernels> BurnTrainer<B> {
         (g_w_dec, g_pre, loss_1 * any_dead_1)
     }
 
-    /// Latents dead before this batch that did not fire in it.
+    /// Latents dead before this batch that did not fire in it: [`AuxK::dead_before`].
     fn dead(&self, fw: &Forward<B>, b: usize) -> Tensor<B, 1, Bool> {
         let aux = self.cfg.aux.expect("AuxK on");
         let since = self.since_fired_S.clone().expect("counters with AuxK");
