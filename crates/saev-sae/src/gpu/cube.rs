@@ -3,7 +3,7 @@
 
 use burn::tensor::Tensor;
 
-use super::ops::{Codes, StepKernels};
+use super::ops::{Codes, Scattered, StepKernels};
 use super::{kernels, sparse};
 
 impl<R, F, I, BT> StepKernels for burn_cubecl::CubeBackend<R, F, I, BT>
@@ -46,7 +46,7 @@ where
         val_BK: Tensor<Self, 2>,
         rows_BD: Tensor<Self, 2>,
         s: usize,
-    ) -> (Tensor<Self, 2>, Tensor<Self, 1>) {
+    ) -> Scattered<Self> {
         sparse::scatter(codes, val_BK, rows_BD, s)
     }
 

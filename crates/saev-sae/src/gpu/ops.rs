@@ -14,6 +14,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::IndexingUpdateOp;
 use burn::tensor::{Int, Tensor};
 
+/// A scatter's `[S, D]` sums and per-latent `[S]` sums.
+pub type Scattered<B> = (Tensor<B, 2>, Tensor<B, 1>);
+
 /// Each example's kept latents: `[B, k]` latent indices and values.
 pub struct Codes<B: Backend> {
     pub idx_BK: Tensor<B, 2, Int>,
@@ -74,7 +77,7 @@ pub trait StepKernels: Backend {
         val_BK: Tensor<Self, 2>,
         rows_BD: Tensor<Self, 2>,
         s: usize,
-    ) -> (Tensor<Self, 2>, Tensor<Self, 1>) {
+    ) -> Scattered<Self> {
         let [b, k] = val_BK.dims();
         let d = rows_BD.dims()[1];
         let device = rows_BD.device();

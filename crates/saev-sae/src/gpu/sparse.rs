@@ -8,7 +8,7 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use cubecl::prelude::*;
 
-use super::ops::Codes;
+use super::ops::{Codes, Scattered};
 use super::sparse_kernels::{
     code_gradients as grads_k, compact_rows, decode_rows, scatter_rows, UNITS,
 };
@@ -136,10 +136,7 @@ pub(crate) fn scatter<R, F, I, BT>(
     val_BK: BurnTensor<Cube<R, F, I, BT>, 2>,
     rows_BD: BurnTensor<Cube<R, F, I, BT>, 2>,
     s: usize,
-) -> (
-    BurnTensor<Cube<R, F, I, BT>, 2>,
-    BurnTensor<Cube<R, F, I, BT>, 1>,
-)
+) -> Scattered<Cube<R, F, I, BT>>
 where
     R: CubeRuntime,
     F: FloatElement,

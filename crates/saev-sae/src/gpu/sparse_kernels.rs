@@ -101,7 +101,7 @@ pub(crate) fn code_gradients(
     let d = w_dec.shape(1);
     let lane = (UNIT_POS % 8u32) as usize;
     let group = (UNIT_POS / 8u32) as usize;
-    let rounds = (k + 31) / 32;
+    let rounds = (k + 31) >> 5; // 32 latents a round
     for round in 0..rounds {
         let j = round * 32 + group;
         let mut acc = 0.0f32;
