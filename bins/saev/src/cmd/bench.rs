@@ -145,14 +145,9 @@ impl SaeBench {
         let device = CudaDevice { index };
         let cfg = self.config();
         let r = bench::run::<CudaStep>(&cfg, self.precision(), &device);
-        let parity = self.parity_steps.map(|steps| {
-            let small = saev_sae::bench::SaeBenchConfig {
-                exp_factors: Vec::new(),
-                batch_size: cfg.batch_size.min(4096),
-                ..cfg.clone()
-            };
-            bench::parity::<CudaStep>(&small, self.precision(), steps, &device)
-        });
+        let parity = self
+            .parity_steps
+            .map(|steps| bench::parity::<CudaStep>(&cfg, self.precision(), steps, &device));
         json!({
             "device": format!("cuda:{index}"), "activation": self.activation,
             "aux": self.aux, "batch_size": self.batch_size, "n_saes": r.n_saes,

@@ -100,14 +100,21 @@ pub struct Parity {
     pub mse_gpu: f32,
 }
 
-/// Step the same SAE `steps` times on the CPU and on `device` (a new random
-/// batch each step) and compare the weights.
+/// Step the same SAE (the first of `cfg`'s group, at most 4,096 examples a
+/// batch, so the CPU side stays quick) `steps` times on the CPU and on
+/// `device` (a new random batch each step) and compare the weights.
 pub fn parity<B: StepKernels>(
     cfg: &SaeBenchConfig,
     precision: Precision,
     steps: u64,
     device: &B::Device,
 ) -> Parity {
+    let cfg = &SaeBenchConfig {
+        exp_factor: cfg.exp_factors()[0],
+        exp_factors: Vec::new(),
+        batch_size: cfg.batch_size.min(4096),
+        ..cfg.clone()
+    };
     let first = random_batch(cfg);
     let mut cpu = trainer(cfg, 0, &first);
     let mut gpu = BurnTrainer::<B>::from_trainer(&cpu, device);
