@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
+use crate::protocol::ProtocolMetadata;
 use crate::pyjson;
 
 /// The file name saev gives the metadata inside a store.
@@ -131,8 +132,14 @@ pub fn shard_file_name(shard: usize) -> String {
 }
 
 impl Metadata {
-    /// Read and check `<root>/metadata.json`.
+    /// Read and check `<root>/metadata.json`, in either format (a protocol
+    /// store is described in seed-era terms, see [`ProtocolMetadata::to_seed`]).
     pub fn load(root: &Path) -> Result<Self> {
+        Ok(Self::load_any(root)?.0)
+    }
+
+    /// As [`Metadata::load`], with the protocol metadata when the store has it.
+    pub fn load_any(root: &Path) -> Result<(Self, Option<ProtocolMetadata>)> {
         let path = root.join(METADATA_FILE);
         if !path.is_file() {
             let why = if root.is_dir() {
@@ -146,7 +153,11 @@ impl Metadata {
             });
         }
         let text = std::fs::read_to_string(&path).at(&path)?;
-        Self::parse(&text, &path)
+        if crate::protocol::is_protocol(&text) {
+            let protocol = ProtocolMetadata::parse(&text, &path)?;
+            return Ok((protocol.to_seed(), Some(protocol)));
+        }
+        Ok((Self::parse(&text, &path)?, None))
     }
 
     /// Parse metadata text; `path` only names the source in errors.

@@ -8,11 +8,14 @@ use memmap2::{Advice, Mmap};
 use crate::error::{Error, IoContext, Result};
 use crate::metadata::{shard_file_name, Layout, Metadata};
 use crate::progress::Progress;
+use crate::protocol::ProtocolMetadata;
 
 /// A shard store on disk, checked and mapped.
 pub struct Store {
     root: PathBuf,
     md: Metadata,
+    /// saev's current metadata, for a protocol store.
+    protocol: Option<ProtocolMetadata>,
     layout: Layout,
     progress: Option<Progress>,
     maps: Vec<Mmap>,
@@ -78,8 +81,13 @@ impl Store {
     /// Open a store even if its recording is unfinished (for `verify`).
     pub fn open_any(root: impl AsRef<Path>) -> Result<Self> {
         let root = resolve_root(root.as_ref())?;
-        let md = Metadata::load(&root)?;
+        let (md, protocol) = Metadata::load_any(&root)?;
         let layout = md.layout().expect("checked by Metadata::load");
+        if protocol.is_some() {
+            if let Some(entries) = crate::protocol::load_shards(&root)? {
+                crate::protocol::check_shards(&root, &md, &entries)?;
+            }
+        }
         let progress = Progress::load(&root)?;
         if let Some(p) = &progress {
             p.check_against(&root, &layout)?;
@@ -100,6 +108,7 @@ impl Store {
         Ok(Self {
             root,
             md,
+            protocol,
             layout,
             progress,
             maps,
@@ -112,6 +121,11 @@ impl Store {
 
     pub fn metadata(&self) -> &Metadata {
         &self.md
+    }
+
+    /// saev's current (protocol) metadata, `None` for a seed-era store.
+    pub fn protocol(&self) -> Option<&ProtocolMetadata> {
+        self.protocol.as_ref()
     }
 
     pub fn layout(&self) -> &Layout {

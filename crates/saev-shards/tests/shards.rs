@@ -5,6 +5,7 @@ mod shards {
     mod errors;
     mod golden;
     mod loader;
+    mod protocol;
     mod roundtrip;
     mod writer;
 }
