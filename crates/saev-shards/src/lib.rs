@@ -12,6 +12,8 @@
 //!   [`Dataset::get`] returns what saev's `__getitem__` returns.
 //! - [`loader::shuffled`] and [`loader::ordered`] stream contiguous `[B, D]`
 //!   batches from a background thread.
+//! - [`convert()`] rewrites a store between the seed's layout and saev's
+//!   current protocol 2.1 ([`protocol`]), linking the shard files.
 //! - [`verify()`] and [`inspect()`] check and summarize a store.
 //!
 //! This crate knows nothing of tensors or models: it moves f32s.
@@ -37,6 +39,7 @@
 compile_error!("saev shards are little-endian f32; big-endian hosts are not supported");
 
 pub mod bench;
+pub mod convert;
 mod dataset;
 mod error;
 mod kernels;
@@ -55,6 +58,7 @@ mod verify;
 mod view;
 mod writer;
 
+pub use convert::{convert, Format};
 pub use dataset::{DataLoad, Dataset, Example};
 pub use error::{Error, Result};
 pub use kernels::all_finite;
