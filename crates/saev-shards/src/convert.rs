@@ -61,7 +61,10 @@ fn target(store: &Store, to: Format) -> Result<(String, String)> {
 
 /// Equal but for the seed, which protocol 2.1 does not record.
 fn same_store(a: &Metadata, b: &Metadata) -> bool {
-    Metadata { seed: b.seed, ..a.clone() } == *b
+    Metadata {
+        seed: b.seed,
+        ..a.clone()
+    } == *b
 }
 
 /// The dataset root named in a seed-era `data` string (`...(root='/x', ...)`).
@@ -83,7 +86,10 @@ pub fn convert(src: &Path, dump_to: &Path, to: Format) -> Result<PathBuf> {
     std::fs::create_dir_all(&root).at(&root)?;
     let layout = *store.layout();
     for shard in 0..layout.n_shards() {
-        link_or_copy(&store.shard_path(shard), &root.join(crate::shard_file_name(shard)))?;
+        link_or_copy(
+            &store.shard_path(shard),
+            &root.join(crate::shard_file_name(shard)),
+        )?;
     }
     if to == Format::Protocol {
         let entries = shard_entries(store.metadata()).expect("checked metadata");

@@ -191,7 +191,12 @@ pub struct ViewSummary {
 #[derive(Debug, Serialize)]
 pub struct InspectReport {
     pub root: PathBuf,
+    /// The store in seed-era terms (for a protocol store, its translation).
     pub metadata: Metadata,
+    /// saev's current metadata, for a protocol-2.1 store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<crate::protocol::ProtocolMetadata>,
+    /// The directory name the metadata implies (64 hex for the seed's layout, 8 for 2.1).
     pub hash: String,
     pub hash_matches_dir: bool,
     pub n_tokens: usize,
@@ -209,7 +214,7 @@ pub struct InspectReport {
 /// Summarize a store without reading its values.
 pub fn inspect(root: &Path) -> Result<InspectReport> {
     let root = resolve_root(root)?;
-    let md = Metadata::load(&root)?;
+    let (md, protocol) = Metadata::load_any(&root)?;
     let layout = md.layout().expect("checked by load");
     let progress = crate::progress::Progress::load(&root)?;
     if let Some(p) = &progress {
@@ -222,8 +227,9 @@ pub fn inspect(root: &Path) -> Result<InspectReport> {
             allocated += meta.blocks() * 512;
         }
     }
-    let hash = md.hash();
+    let hash = protocol.as_ref().map_or_else(|| md.hash(), |p| p.hash());
     Ok(InspectReport {
+        protocol,
         hash_matches_dir: root
             .file_name()
             .is_some_and(|n| n.to_string_lossy() == hash),

@@ -1,4 +1,4 @@
-//! `saev shards inspect|verify|bench|synth`.
+//! `saev shards inspect|verify|convert|bench|synth`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +18,18 @@ pub enum Shards {
     },
     /// Check file sizes, NaN/Inf and checksums; exit non-zero on a problem.
     Verify { dir: PathBuf },
+    /// Rewrite a store as saev's protocol 2.1 (`--to 2.1`) or the seed's layout
+    /// (`--to seed`) under DUMP_TO/<hash>/; shard files are hard-linked.
+    Convert {
+        /// Store directory (holding metadata.json), or a --dump-to holding one store.
+        dir: PathBuf,
+        /// Target layout: `2.1` (saev today) or `seed`.
+        #[arg(long)]
+        to: saev_shards::Format,
+        /// Where to create `<hash>/` (default: beside the source store).
+        #[arg(long = "dump-to")]
+        dump_to: Option<PathBuf>,
+    },
     /// Measure the shuffled and ordered streams and a plain sequential read.
     Bench(BenchArgs),
     /// Write a store of random activations (for benchmarks and trials).
@@ -76,6 +88,15 @@ impl Shards {
                 Ok(ExitCode::SUCCESS)
             }
             Shards::Verify { dir } => verify(&dir),
+            Shards::Convert { dir, to, dump_to } => {
+                let src = saev_shards::resolve_root(&dir)?;
+                let dump_to = dump_to
+                    .or_else(|| src.parent().map(PathBuf::from))
+                    .unwrap_or_default();
+                let root = saev_shards::convert(&src, &dump_to, to)?;
+                println!("{}", root.display());
+                Ok(ExitCode::SUCCESS)
+            }
             Shards::Bench(args) => run_bench(args),
             Shards::Synth(args) => synth_store(args),
         }

@@ -212,7 +212,10 @@ fn convert_round_trip_links_shards_and_restores_metadata_bytes() {
     let store = Store::open(&p_root).unwrap();
     let p = store.protocol().expect("a protocol store").clone();
     assert_eq!(p_root.file_name().unwrap().to_str().unwrap(), p.hash());
-    assert_eq!((p.n_examples, p.d_model, p.dataset.as_str()), (7, 8, "/data/test"));
+    assert_eq!(
+        (p.n_examples, p.d_model, p.dataset.as_str()),
+        (7, 8, "/data/test")
+    );
     let inode = |path: &Path| std::fs::metadata(path).unwrap().ino();
     let shard0 = |root: &Path| root.join("acts000000.bin");
     assert_eq!(inode(&shard0(&seed_root)), inode(&shard0(&p_root)));
