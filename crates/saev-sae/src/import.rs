@@ -31,10 +31,7 @@ fn config_from_json(v: &Value) -> Result<SaeConfig, String> {
         int("d_sae"),
     ) {
         (Some(d), Some(e), _, _) => (d, e),
-        (_, _, Some(d), Some(s)) if d > 0 && s % d == 0 => (d, s / d),
-        (_, _, Some(d), Some(s)) => {
-            return Err(format!("d_sae {s} is not a multiple of d_model {d}"))
-        }
+        (_, _, Some(d), Some(s)) if d > 0 && s > 0 => (d, s / d),
         _ => return Err("config has neither d_vit/exp_factor nor d_model/d_sae".into()),
     };
     let mut cfg = SaeConfig {
@@ -42,6 +39,12 @@ fn config_from_json(v: &Value) -> Result<SaeConfig, String> {
         exp_factor,
         ..SaeConfig::default()
     };
+    // saev today sets the width directly; it need not be a multiple of d_model.
+    if let (Some(s), None) = (int("d_sae"), int("exp_factor")) {
+        if s != d_vit * exp_factor {
+            cfg.d_sae = Some(s);
+        }
+    }
     if let Some(c) = v.get("sparsity_coeff").and_then(Value::as_f64) {
         cfg.sparsity_coeff = c as f32;
     }
@@ -60,7 +63,14 @@ fn config_from_json(v: &Value) -> Result<SaeConfig, String> {
         cfg.seed = s;
     }
     if let Some(act) = v.get("activation").filter(|a| a.is_object()) {
-        let key = act.get("key").and_then(Value::as_str).unwrap_or("relu");
+        // Schema 5 wraps every nested config as `{"cls": Name, "params": {...}}`.
+        let (act, key) = match (act.get("cls").and_then(Value::as_str), act.get("params")) {
+            (Some(cls), Some(params)) => (params, class_key(cls)?),
+            _ => (
+                act,
+                act.get("key").and_then(Value::as_str).unwrap_or("relu"),
+            ),
+        };
         let top_k = act.get("top_k").and_then(Value::as_u64).unwrap_or(32) as usize;
         cfg.activation = match key {
             "relu" => Activation::Relu,
@@ -71,8 +81,8 @@ fn config_from_json(v: &Value) -> Result<SaeConfig, String> {
             },
             other => return Err(format!("unknown activation {other:?}")),
         };
-        if let Some(c) = act
-            .get("sparsity")
+        let sparsity = act.get("sparsity").map(|s| s.get("params").unwrap_or(s));
+        if let Some(c) = sparsity
             .and_then(|s| s.get("coeff"))
             .and_then(Value::as_f64)
         {
@@ -80,6 +90,25 @@ fn config_from_json(v: &Value) -> Result<SaeConfig, String> {
         }
     }
     Ok(cfg)
+}
+
+/// Schema 5's activation class names as the older `key`s.
+fn class_key(cls: &str) -> Result<&'static str, String> {
+    match cls {
+        "Relu" => Ok("relu"),
+        "TopK" => Ok("top-k"),
+        "BatchTopK" => Ok("batch-top-k"),
+        other => Err(format!("unknown activation class {other:?}")),
+    }
+}
+
+/// The header's config and schema: schema 1 and later nest the config under
+/// `cfg`; files before that are the config itself.
+fn header_config(head: &Value) -> (Option<u64>, &Value) {
+    match head.get("schema").and_then(Value::as_u64) {
+        Some(schema) => (Some(schema), head.get("cfg").unwrap_or(head)),
+        None => (None, head),
+    }
 }
 
 impl Sae {
@@ -92,7 +121,14 @@ impl Sae {
             .ok_or_else(|| err(path, "no JSON config line: not a saev checkpoint"))?;
         let head: Value = serde_json::from_slice(&bytes[..nl])
             .map_err(|e| err(path, format!("first line is not saev's JSON config: {e}")))?;
-        let cfg = config_from_json(&head).map_err(|e| err(path, e))?;
+        let (schema, cfg_json) = header_config(&head);
+        if schema.is_some_and(|s| s > 5) {
+            return Err(err(
+                path,
+                format!("schema {schema:?}: saev-rs reads schemas up to 5"),
+            ));
+        }
+        let cfg = config_from_json(cfg_json).map_err(|e| err(path, e))?;
         // The torch zip after the line, as a file of its own for the reader.
         let mut zip = tempfile::NamedTempFile::new().map_err(|e| err(path, e))?;
         zip.write_all(&bytes[nl + 1..]).map_err(|e| err(path, e))?;
@@ -117,9 +153,19 @@ impl Sae {
                 .to_vec::<f32>()
                 .map_err(|e| err(path, format!("{name}: {e:?}")))
         };
+        let mut w_enc = get("W_enc", &[d, s])?;
+        // burn-store ignores strides. saev initializes `W_enc = W_dec.T.clone()`
+        // when `reinit_enc_dec_tranpose` (sic) is set, and torch saves that
+        // column-major: the storage is then `W_enc.T`, row-major.
+        let transposed = cfg_json
+            .get("reinit_enc_dec_tranpose")
+            .and_then(Value::as_bool);
+        if transposed == Some(true) {
+            w_enc = transpose(&w_enc, s, d);
+        }
         let mut sae = Sae::from_weights(
             cfg.clone(),
-            get("W_enc", &[d, s])?,
+            w_enc,
             get("b_enc", &[s])?,
             get("W_dec", &[s, d])?,
             get("b_dec", &[d])?,
@@ -135,6 +181,32 @@ impl Sae {
                 .map_err(|e| err(path, format!("threshold: {e:?}")))?;
             sae.threshold = v.first().copied().unwrap_or(0.0);
         }
+        // Since schema 2 saev encodes `x @ W_enc + b_enc` (no `- b_dec`, commit
+        // e7ca004); ours subtracts `b_dec`, so add `b_dec @ W_enc` back to `b_enc`.
+        if schema.is_some_and(|s| s >= 2) {
+            fold_b_dec(&mut sae);
+        }
         Ok(sae)
     }
+}
+
+/// `b_enc += b_dec @ W_enc`: the same codes from an encoder that subtracts `b_dec`.
+fn fold_b_dec(sae: &mut Sae) {
+    let s = sae.cfg.d_sae();
+    for (row, &b) in sae.w_enc_DS.chunks_exact(s).zip(&sae.b_dec_D) {
+        for (out, &w) in sae.b_enc_S.iter_mut().zip(row) {
+            *out += b * w;
+        }
+    }
+}
+
+/// `[rows, cols]` row-major into `[cols, rows]` row-major.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = m[r * cols + c];
+        }
+    }
+    out
 }

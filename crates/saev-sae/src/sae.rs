@@ -32,6 +32,10 @@ pub struct SaeConfig {
     /// The nonlinearity (ReLU unless set; older configs have none).
     #[serde(default)]
     pub activation: Activation,
+    /// The SAE width when it is not `d_vit * exp_factor` (saev today sets
+    /// `d_sae` directly); `None` is `d_vit * exp_factor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d_sae: Option<usize>,
 }
 
 impl Default for SaeConfig {
@@ -46,14 +50,15 @@ impl Default for SaeConfig {
             remove_parallel_grads: true,
             seed: 0,
             activation: Activation::Relu,
+            d_sae: None,
         }
     }
 }
 
 impl SaeConfig {
-    /// SAE width `S = d_vit * exp_factor`.
+    /// SAE width `S`: `d_vit * exp_factor` unless set directly.
     pub fn d_sae(&self) -> usize {
-        self.d_vit * self.exp_factor
+        self.d_sae.unwrap_or(self.d_vit * self.exp_factor)
     }
 }
 

@@ -18,6 +18,7 @@ fn cfg(d: usize, exp: usize, coeff: f32) -> SaeConfig {
         remove_parallel_grads: true,
         seed: 3,
         activation: Activation::Relu,
+        d_sae: None,
     }
 }
 
@@ -743,5 +744,42 @@ fn the_sparse_step_trains_the_weights_the_dense_step_does() {
         assert!((dense.sae.threshold - sparse.sae.threshold).abs() < 1e-5);
         // The weights moved: the comparison is not between two untouched SAEs.
         assert!(max_diff(&dense.sae.w_dec_SD, &sae.w_dec_SD) > 1e-4);
+    }
+}
+
+/// saev's current `sae.pt` (schema 5, written by its own `dump`), read and
+/// encoded to the codes saev's `encode` gives (computed by
+/// `tools/golden/check_saev_schema5.py` from the raw tensors).
+#[test]
+fn saev_schema5_checkpoints_encode_as_saev_does() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/saev-schema5");
+    let text = std::fs::read_to_string(root.join("expected.json")).unwrap();
+    let expected: std::collections::BTreeMap<String, Vec<f32>> =
+        serde_json::from_str(&text).unwrap();
+    let x = &expected["x"];
+    for (name, activation) in [
+        ("relu_sae.pt", Activation::Relu),
+        ("topk_sae.pt", Activation::TopK { top_k: 4 }),
+        (
+            "batchtopk_sae.pt",
+            Activation::BatchTopK {
+                top_k: 4,
+                momentum: 0.1,
+            },
+        ),
+    ] {
+        let sae = Sae::load_saev_pt(&root.join(name)).unwrap();
+        assert_eq!((sae.d_vit(), sae.d_sae()), (8, 32), "{name}");
+        assert_eq!(sae.cfg.activation, activation, "{name}");
+        let f = sae.encode(x);
+        let want = &expected[name];
+        let fired = |v: &[f32]| v.iter().map(|&c| c != 0.0).collect::<Vec<_>>();
+        assert_eq!(fired(&f), fired(want), "{name}: which latents fire");
+        for (a, b) in f.iter().zip(want) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "{name}: {a} vs {b}"
+            );
+        }
     }
 }

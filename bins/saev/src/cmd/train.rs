@@ -153,6 +153,7 @@ impl TrainArgs {
                 remove_parallel_grads: self.remove_parallel_grads && !self.no_remove_parallel_grads,
                 seed: self.sae_seed as u64,
                 activation: saev_sae::Activation::Relu,
+                d_sae: None,
             },
             train: TrainConfig {
                 lr: self.lr,
