@@ -11,8 +11,13 @@ pub struct DataArgs {
     /// Directory with .bin shards and a metadata.json file.
     #[arg(long = "data.shard-root", value_name = "DIR")]
     pub shard_root: Option<PathBuf>,
-    /// Which tokens: cls, patches or meanpool.
-    #[arg(long = "data.patches", default_value = "patches")]
+    /// Which tokens: cls, patches, all or meanpool (saev today's --data.tokens
+    /// special, content, all are accepted too).
+    #[arg(
+        long = "data.patches",
+        alias = "data.tokens",
+        default_value = "patches"
+    )]
     pub patches: Patches,
     /// Layer as recorded (e.g. -2), all or meanpool.
     #[arg(long = "data.layer", default_value = "-2", allow_hyphen_values = true)]

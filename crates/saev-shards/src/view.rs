@@ -12,6 +12,13 @@
 //! | `patches`  | `L`        | n_imgs · n_patches | patch `i % P` of image `i / P` at layer `L`     |
 //! | `patches`  | `meanpool` | n_imgs · n_patches | that patch averaged over layers                 |
 //! | `patches`  | `all`      | n_imgs · L · P     | image `i / (L·P)`, layer `(i / P) % L`, patch `i % P` |
+//! | `all`      | `L`        | n_imgs · T         | token `i % T` ([CLS] first) of image `i / T`    |
+//! | `all`      | `all`      | n_imgs · L · T     | image `i / (L·T)`, layer `(i / T) % L`, token `i % T` |
+//!
+//! saev today calls these `tokens`: `special` is `cls`, `content` is
+//! `patches`, `all` is every stored token (`T = P + 1` with [CLS]); both
+//! spellings are accepted. For `all`, `patch_i` is saev's
+//! `content_token_idx`: `-1` for [CLS].
 //!
 //! saev's `Dataset.__getitem__` implements the five rows without `all` and
 //! without `(patches, meanpool)`; its `__len__` gives the lengths of all nine.
@@ -30,6 +37,8 @@ pub enum Patches {
     Cls,
     Patches,
     Meanpool,
+    /// Every stored token, [CLS] included (saev's `tokens: all`).
+    All,
 }
 
 /// Which layer an example comes from (`--data.layer`).
@@ -45,10 +54,13 @@ impl FromStr for Patches {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "cls" => Ok(Self::Cls),
-            "patches" => Ok(Self::Patches),
+            "cls" | "special" => Ok(Self::Cls),
+            "patches" | "content" => Ok(Self::Patches),
             "meanpool" => Ok(Self::Meanpool),
-            _ => Err(format!("expected cls, patches or meanpool, got {s:?}")),
+            "all" => Ok(Self::All),
+            _ => Err(format!(
+                "expected cls (special), patches (content), all or meanpool, got {s:?}"
+            )),
         }
     }
 }
@@ -59,6 +71,7 @@ impl fmt::Display for Patches {
             Self::Cls => "cls",
             Self::Patches => "patches",
             Self::Meanpool => "meanpool",
+            Self::All => "all",
         })
     }
 }
@@ -161,7 +174,12 @@ impl View {
         let mut layers: Vec<Layer> = md.layers.iter().map(|&l| Layer::Index(l)).collect();
         layers.extend([Layer::All, Layer::Meanpool]);
         let mut out = Vec::new();
-        for patches in [Patches::Cls, Patches::Patches, Patches::Meanpool] {
+        for patches in [
+            Patches::Cls,
+            Patches::Patches,
+            Patches::Meanpool,
+            Patches::All,
+        ] {
             for &layer in &layers {
                 if let Ok(view) = View::new(md, md.n_imgs, patches, layer) {
                     out.push((patches, layer, view.len()));
@@ -180,10 +198,7 @@ impl View {
 
     /// Number of examples.
     pub fn len(&self) -> u64 {
-        let per_img = match self.patches {
-            Patches::Patches => self.layout.n_patches as u64,
-            _ => 1,
-        };
+        let per_img = self.tokens_per_example();
         self.layout.n_imgs * per_img * self.layers_per_example()
     }
 
@@ -199,12 +214,21 @@ impl View {
         &self.layout
     }
 
+    /// Examples per image and layer: its patches, its tokens, or one.
+    fn tokens_per_example(&self) -> u64 {
+        match self.patches {
+            Patches::Patches => self.layout.n_patches as u64,
+            Patches::All => self.layout.n_tokens as u64,
+            _ => 1,
+        }
+    }
+
     /// Where example `i` (< `len()`) comes from.
     pub(crate) fn source(&self, i: u64) -> Source {
         let n_layers = self.layers_per_example();
         let (per_img, patch) = match self.patches {
-            Patches::Patches => {
-                let p = self.layout.n_patches as u64;
+            Patches::Patches | Patches::All => {
+                let p = self.tokens_per_example();
                 (p * n_layers, Some(i % p))
             }
             _ => (n_layers, None),
@@ -216,7 +240,7 @@ impl View {
             Layer::All => {
                 let within = i % per_img;
                 let l = match patch {
-                    Some(_) => within / self.layout.n_patches as u64,
+                    Some(_) => within / self.tokens_per_example(),
                     None => within,
                 };
                 LayerPick::One(l as usize)
@@ -226,14 +250,22 @@ impl View {
             (Patches::Cls, _) => TokenPick::One(0),
             (Patches::Meanpool, _) => TokenPick::MeanPatches,
             (Patches::Patches, Some(p)) => TokenPick::One(self.layout.first_patch() + p as usize),
-            (Patches::Patches, None) => unreachable!("patch views always have a patch"),
+            (Patches::All, Some(t)) => TokenPick::One(t as usize),
+            (Patches::Patches | Patches::All, None) => {
+                unreachable!("token views always have a token")
+            }
+        };
+        let first = self.layout.first_patch() as i64;
+        let patch_i = match (self.patches, patch) {
+            (Patches::All, Some(t)) => t as i64 - first,
+            (_, p) => p.map_or(-1, |p| p as i64),
         };
         Source {
             img,
             layer,
             token,
             image_i: img as i64,
-            patch_i: patch.map_or(-1, |p| p as i64),
+            patch_i,
         }
     }
 }

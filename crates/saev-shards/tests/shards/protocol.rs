@@ -235,3 +235,41 @@ fn convert_round_trip_links_shards_and_restores_metadata_bytes() {
     assert_eq!(again, p_root);
     assert_eq!(inode(&shard0(&seed_root)), inode(&shard0(&again)));
 }
+
+#[test]
+fn all_tokens_view_is_saevs_tokens_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = ProtocolMetadata {
+        layers: vec![0, 1],
+        content_tokens_per_example: 4,
+        d_model: 8,
+        n_examples: 6,
+        max_tokens_per_shard: 20,
+        ..e1()
+    };
+    let root = dir.path().join(md.hash());
+    write_store(&root, &md);
+    let tokens: Patches = "all".parse().unwrap();
+    assert_eq!("special".parse::<Patches>().unwrap(), Patches::Cls);
+    assert_eq!("content".parse::<Patches>().unwrap(), Patches::Patches);
+
+    let one = open(&root, tokens, Layer::Index(1));
+    assert_eq!(one.len(), 6 * 5);
+    // Example 5 * 3 is image 3's [CLS]; the next is its first patch.
+    let cls = one.get(5 * 3).unwrap();
+    assert_eq!(
+        (cls.image_i, cls.patch_i, cls.act[2]),
+        (3, -1, value(3, 1, 0, 2))
+    );
+    let patch = one.get(5 * 3 + 1).unwrap();
+    assert_eq!((patch.patch_i, patch.act[2]), (0, value(3, 1, 1, 2)));
+
+    let all = open(&root, tokens, Layer::All);
+    assert_eq!(all.len(), 6 * 2 * 5);
+    // Image 2, layer 1, token 4 (the last patch).
+    let ex = all.get(2 * 10 + 5 + 4).unwrap();
+    assert_eq!(
+        (ex.image_i, ex.patch_i, ex.act[7]),
+        (2, 3, value(2, 1, 4, 7))
+    );
+}

@@ -60,6 +60,18 @@ fn expected(md: &Metadata, patches: Patches, layer: Layer, i: u64) -> (Vec<f32>,
                 p as i64,
             )
         }
+        (Patches::All, Layer::All) => {
+            let nt = layout.n_tokens as u64;
+            let (img, l, t) = (i / (nl * nt), (i / nt) % nl, i % nt);
+            let patch_i = t as i64 - p0 as i64;
+            (mean(img, &[l as usize], &[t as usize]), img as i64, patch_i)
+        }
+        (Patches::All, _) => {
+            let nt = layout.n_tokens as u64;
+            let (img, t) = (i / nt, i % nt);
+            let patch_i = t as i64 - p0 as i64;
+            (mean(img, &layer_list, &[t as usize]), img as i64, patch_i)
+        }
         (Patches::Patches, _) => {
             let (img, p) = (i / np, i % np);
             (
@@ -100,18 +112,18 @@ fn check_all_views(md: &Metadata, n_views: usize) {
 #[test]
 fn every_view_of_a_full_store() {
     // 2 layers + all + meanpool = 4 layer choices x 3 patch choices.
-    check_all_views(&metadata(&[3, -2], 4, true, 5, 11, 40), 12);
+    check_all_views(&metadata(&[3, -2], 4, true, 5, 11, 40), 16);
 }
 
 #[test]
 fn every_view_of_a_store_without_cls() {
     // No [CLS]: only patch and meanpool views; patches start at token 0.
-    check_all_views(&metadata(&[-1], 3, false, 4, 7, 9), 6);
+    check_all_views(&metadata(&[-1], 3, false, 4, 7, 9), 9);
 }
 
 #[test]
 fn every_view_of_a_cls_only_store() {
-    check_all_views(&metadata(&[-2], 0, true, 6, 13, 5), 3);
+    check_all_views(&metadata(&[-2], 0, true, 6, 13, 5), 6);
 }
 
 #[test]
