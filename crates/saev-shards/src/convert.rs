@@ -102,9 +102,11 @@ pub fn convert(src: &Path, dump_to: &Path, to: Format) -> Result<PathBuf> {
         let shards = serde_json::to_string_pretty(&entries).expect("entries serialize");
         write_atomic(&root.join(SHARDS_FILE), shards.as_bytes(), false)?;
     }
-    let labels = store.root().join(crate::LABELS_FILE);
-    if labels.is_file() {
-        link_or_copy(&labels, &root.join(crate::LABELS_FILE))?;
+    for name in [crate::LABELS_FILE, crate::PATCH_LABELS_FILE] {
+        let labels = store.root().join(name);
+        if labels.is_file() {
+            link_or_copy(&labels, &root.join(name))?;
+        }
     }
     let origin = std::fs::read(store.root().join(METADATA_FILE)).at(store.root())?;
     write_atomic(&root.join(ORIGIN_FILE), &origin, false)?;

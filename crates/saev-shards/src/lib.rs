@@ -67,7 +67,7 @@ pub use metadata::{python_repr, shard_file_name, Layout, Metadata, METADATA_FILE
 pub use normalize::{Normalization, Scale};
 pub use parts::{Part, PartStatus};
 pub use progress::{Progress, ShardRecord, PROGRESS_FILE};
-pub use protocol::{ProtocolMetadata, ShardEntry, SHARDS_FILE};
+pub use protocol::{PatchLabels, ProtocolMetadata, ShardEntry, PATCH_LABELS_FILE, SHARDS_FILE};
 pub use store::{resolve_root, Store};
 pub use verify::{
     inspect, verify, verify_reporting, verify_with, InspectReport, ShardReport, VerifyReport,

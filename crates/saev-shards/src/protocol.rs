@@ -219,3 +219,48 @@ pub fn check_shards(path: &Path, md: &Metadata, entries: &[ShardEntry]) -> Resul
     }
     Ok(())
 }
+
+/// saev's per-patch labels file (written when the dataset has segmentations).
+pub const PATCH_LABELS_FILE: &str = "labels.bin";
+
+/// `labels.bin`: one `u8` class per content token, `[n_examples, content_tokens_per_example]`
+/// in C order, no [CLS] column, not sharded (saev's `shards.py`, `LabelsWriter`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatchLabels {
+    pub n_examples: u64,
+    pub n_patches: usize,
+    pub labels: Vec<u8>,
+}
+
+impl PatchLabels {
+    /// Label of patch `patch` (content-token index) of example `example`.
+    pub fn get(&self, example: u64, patch: usize) -> u8 {
+        self.labels[example as usize * self.n_patches + patch]
+    }
+
+    /// Read `<root>/labels.bin` for a store of `md`'s shape; `None` if absent.
+    pub fn load(root: &Path, md: &Metadata) -> Result<Option<Self>> {
+        let path = root.join(PATCH_LABELS_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let labels = std::fs::read(&path).at(&path)?;
+        let n_patches = md.n_patches_per_img as usize;
+        let expected = md.n_imgs as usize * n_patches;
+        if labels.len() != expected {
+            return Err(Error::BadMetadata {
+                path,
+                why: format!(
+                    "{} bytes; {} examples x {n_patches} patches need {expected}",
+                    labels.len(),
+                    md.n_imgs
+                ),
+            });
+        }
+        Ok(Some(Self {
+            n_examples: md.n_imgs,
+            n_patches,
+            labels,
+        }))
+    }
+}

@@ -273,3 +273,28 @@ fn all_tokens_view_is_saevs_tokens_all() {
         (2, 3, value(2, 1, 4, 7))
     );
 }
+
+#[test]
+fn patch_labels_read_by_example_and_patch_and_checked_for_size() {
+    use saev_shards::PatchLabels;
+    let dir = tempfile::tempdir().unwrap();
+    let md = ProtocolMetadata {
+        content_tokens_per_example: 4,
+        d_model: 8,
+        n_examples: 3,
+        max_tokens_per_shard: 10,
+        ..e1()
+    };
+    let root = dir.path().join(md.hash());
+    write_store(&root, &md);
+    assert_eq!(PatchLabels::load(&root, &md.to_seed()).unwrap(), None);
+    let bytes: Vec<u8> = (0..12).map(|i| (i * 7 % 5) as u8).collect();
+    std::fs::write(root.join("labels.bin"), &bytes).unwrap();
+    let labels = PatchLabels::load(&root, &md.to_seed()).unwrap().unwrap();
+    assert_eq!(labels.get(2, 1), bytes[2 * 4 + 1]);
+    std::fs::write(root.join("labels.bin"), &bytes[..11]).unwrap();
+    let err = PatchLabels::load(&root, &md.to_seed())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("labels.bin") && err.contains("12"), "{err}");
+}
