@@ -6,6 +6,7 @@
 //! keeps the source's `metadata.json` as [`ORIGIN_FILE`] so converting back
 //! restores it byte for byte: nothing either format says is lost.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
@@ -38,7 +39,7 @@ impl std::str::FromStr for Format {
 }
 
 /// The metadata text and directory name of `store` in format `to`.
-fn target(store: &Store, to: Format) -> Result<(String, String)> {
+fn target(store: &Store, to: Format) -> (String, String) {
     let origin = std::fs::read_to_string(store.root().join(ORIGIN_FILE)).ok();
     let md = store.metadata();
     match to {
@@ -47,14 +48,14 @@ fn target(store: &Store, to: Format) -> Result<(String, String)> {
                 .and_then(|text| ProtocolMetadata::parse(&text, Path::new(ORIGIN_FILE)).ok())
                 .filter(|p| same_store(&p.to_seed(), md));
             let p = kept.unwrap_or_else(|| ProtocolMetadata::from_seed(md, &dataset_root(md)));
-            Ok((p.to_json_pretty(), p.hash()))
+            (p.to_json_pretty(), p.hash())
         }
         Format::Seed => {
             let kept = origin
                 .and_then(|text| Metadata::parse(&text, Path::new(ORIGIN_FILE)).ok())
                 .filter(|m| same_store(m, md));
             let m = kept.unwrap_or_else(|| md.clone());
-            Ok((m.to_python_json_pretty(), m.hash()))
+            (m.to_python_json_pretty(), m.hash())
         }
     }
 }
@@ -75,14 +76,16 @@ fn dataset_root(md: &Metadata) -> String {
         .map_or_else(String::new, |(root, _)| root.to_string())
 }
 
-/// Write `src` as a store of format `to` under `dump_to`; returns its root.
+/// Write `src` (a store, or a directory holding one) as a store of format
+/// `to` under `dump_to` (default: beside the source); returns its root.
 ///
 /// Shard files are hard-linked when they can be (copied otherwise); a
-/// target that already holds identical bytes is left alone.
-pub fn convert(src: &Path, dump_to: &Path, to: Format) -> Result<PathBuf> {
+/// target that already holds the same file or identical bytes is left alone.
+pub fn convert(src: &Path, dump_to: Option<&Path>, to: Format) -> Result<PathBuf> {
     let store = Store::open(src)?;
-    let (text, name) = target(&store, to)?;
-    let root = dump_to.join(name);
+    let (text, name) = target(&store, to);
+    let beside = store.root().parent().unwrap_or(Path::new("."));
+    let root = dump_to.unwrap_or(beside).join(name);
     std::fs::create_dir_all(&root).at(&root)?;
     let layout = *store.layout();
     for shard in 0..layout.n_shards() {
@@ -114,7 +117,7 @@ pub fn convert(src: &Path, dump_to: &Path, to: Format) -> Result<PathBuf> {
     Ok(root)
 }
 
-/// Hard-link `from` to `to`, or copy it; identical bytes already at `to` stay.
+/// Hard-link `from` to `to`, or copy it; the same file or identical bytes at `to` stay.
 fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
     if to.exists() {
         if same_bytes(from, to)? {
@@ -130,7 +133,10 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Same inode, or equal contents compared a block at a time (shards can be
+/// larger than memory).
 fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+    use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     let (ma, mb) = (a.metadata().at(a)?, b.metadata().at(b)?);
     if (ma.dev(), ma.ino()) == (mb.dev(), mb.ino()) {
@@ -139,5 +145,16 @@ fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
     if ma.len() != mb.len() {
         return Ok(false);
     }
-    Ok(std::fs::read(a).at(a)? == std::fs::read(b).at(b)?)
+    let (mut fa, mut fb) = (File::open(a).at(a)?, File::open(b).at(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fa.read(&mut ba).at(a)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n]).at(b)?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
 }

@@ -89,11 +89,7 @@ impl Shards {
             }
             Shards::Verify { dir } => verify(&dir),
             Shards::Convert { dir, to, dump_to } => {
-                let src = saev_shards::resolve_root(&dir)?;
-                let dump_to = dump_to
-                    .or_else(|| src.parent().map(PathBuf::from))
-                    .unwrap_or_default();
-                let root = saev_shards::convert(&src, &dump_to, to)?;
+                let root = saev_shards::convert(&dir, dump_to.as_deref(), to)?;
                 println!("{}", root.display());
                 Ok(ExitCode::SUCCESS)
             }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use saev_shards::{Metadata, ShardWriter, WriterOptions};
+use saev_shards::{DataLoad, Dataset, Layer, Metadata, Patches, Scale, ShardWriter, WriterOptions};
 
 /// A small store: `n_imgs` images of `layers` x (`n_patches` + cls) tokens x `d` dims.
 pub fn metadata(
@@ -59,4 +59,17 @@ pub fn record(root: &Path, md: &Metadata, batch: u64) -> std::path::PathBuf {
         start = end;
     }
     w.finish().unwrap()
+}
+
+/// A view of the store at `root` without normalization (raw values).
+pub fn unscaled(root: &Path, patches: Patches, layer: Layer) -> Dataset {
+    Dataset::open(DataLoad {
+        shard_root: root.to_path_buf(),
+        patches,
+        layer,
+        scale_mean: Scale::Off,
+        scale_norm: Scale::Off,
+        ..DataLoad::default()
+    })
+    .unwrap()
 }

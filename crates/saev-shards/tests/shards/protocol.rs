@@ -4,12 +4,12 @@
 //! pinned version) on saev's `Metadata` dataclass at OSU-NLP-Group/saev
 //! 3d73f1f, for the configs of its own tests (`tests/test_shards_*.py`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use saev_shards::protocol::{shard_entries, ShardEntry};
-use saev_shards::{DataLoad, Dataset, Error, Layer, Patches, ProtocolMetadata, Scale, Store};
+use saev_shards::{Error, Layer, Patches, ProtocolMetadata, Store};
 
-use super::common::{images, value};
+use super::common::{images, unscaled, value};
 
 const FAKE_IMG_2: &str =
     "gASVOAAAAAAAAACMEnNhZXYuZGF0YS5kYXRhc2V0c5SMB0Zha2VJbWeUk5QpgZR9lIwKbl9leGFtcGxlc5RLAnNiLg==";
@@ -124,21 +124,8 @@ fn bytemuck_bytes(floats: &[f32]) -> Vec<u8> {
     floats.iter().flat_map(|f| f.to_le_bytes()).collect()
 }
 
-fn open(root: &Path, patches: Patches, layer: Layer) -> Dataset {
-    Dataset::open(DataLoad {
-        shard_root: root.to_path_buf(),
-        patches,
-        layer,
-        scale_mean: Scale::Off,
-        scale_norm: Scale::Off,
-        ..DataLoad::default()
-    })
-    .unwrap()
-}
-
-#[test]
-fn protocol_store_reads_through_every_view() {
-    let dir = tempfile::tempdir().unwrap();
+/// A two-layer store of 6 examples ([CLS] + 4 patches of 8 dims, 2 per shard) under `dir`.
+fn two_layer_store(dir: &Path) -> (ProtocolMetadata, PathBuf) {
     let md = ProtocolMetadata {
         layers: vec![0, 1],
         content_tokens_per_example: 4,
@@ -147,18 +134,25 @@ fn protocol_store_reads_through_every_view() {
         max_tokens_per_shard: 20,
         ..e1()
     };
-    let root = dir.path().join(md.hash());
+    let root = dir.join(md.hash());
     write_store(&root, &md);
+    (md, root)
+}
+
+#[test]
+fn protocol_store_reads_through_every_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let (md, root) = two_layer_store(dir.path());
     let store = Store::open(&root).unwrap();
     assert_eq!(store.protocol(), Some(&md));
     assert_eq!(store.metadata().n_imgs, 6);
 
-    let cls = open(&root, Patches::Cls, Layer::Index(1));
+    let cls = unscaled(&root, Patches::Cls, Layer::Index(1));
     assert_eq!(cls.len(), 6);
     let ex = cls.get(5).unwrap();
     assert_eq!(ex.act[3], value(5, 1, 0, 3));
 
-    let patches = open(&root, Patches::Patches, Layer::Index(0));
+    let patches = unscaled(&root, Patches::Patches, Layer::Index(0));
     assert_eq!(patches.len(), 24);
     let ex = patches.get(4 * 3 + 2).unwrap();
     assert_eq!((ex.image_i, ex.patch_i), (3, 2));
@@ -208,7 +202,8 @@ fn convert_round_trip_links_shards_and_restores_metadata_bytes() {
     let before = std::fs::read(seed_root.join("metadata.json")).unwrap();
 
     let out = dir.path().join("out");
-    let p_root = saev_shards::convert(&seed_root, &out, saev_shards::Format::Protocol).unwrap();
+    let p_root =
+        saev_shards::convert(&seed_root, Some(&out), saev_shards::Format::Protocol).unwrap();
     let store = Store::open(&p_root).unwrap();
     let p = store.protocol().expect("a protocol store").clone();
     assert_eq!(p_root.file_name().unwrap().to_str().unwrap(), p.hash());
@@ -219,19 +214,20 @@ fn convert_round_trip_links_shards_and_restores_metadata_bytes() {
     let inode = |path: &Path| std::fs::metadata(path).unwrap().ino();
     let shard0 = |root: &Path| root.join("acts000000.bin");
     assert_eq!(inode(&shard0(&seed_root)), inode(&shard0(&p_root)));
-    let a = open(&seed_root, Patches::Patches, Layer::All);
-    let b = open(&p_root, Patches::Patches, Layer::All);
+    let a = unscaled(&seed_root, Patches::Patches, Layer::All);
+    let b = unscaled(&p_root, Patches::Patches, Layer::All);
     assert_eq!(a.len(), b.len());
     for i in [0, 5, a.len() - 1] {
         assert_eq!(a.get(i).unwrap(), b.get(i).unwrap());
     }
 
     // Back again: the seed's metadata.json, its seed included, byte for byte.
-    let back = saev_shards::convert(&p_root, &out, saev_shards::Format::Seed).unwrap();
+    let back = saev_shards::convert(&p_root, Some(&out), saev_shards::Format::Seed).unwrap();
     assert_eq!(std::fs::read(back.join("metadata.json")).unwrap(), before);
     assert_eq!(back.file_name().unwrap().to_str().unwrap(), md.hash());
     // And again: the same directory, nothing rewritten.
-    let again = saev_shards::convert(&seed_root, &out, saev_shards::Format::Protocol).unwrap();
+    let again =
+        saev_shards::convert(&seed_root, Some(&out), saev_shards::Format::Protocol).unwrap();
     assert_eq!(again, p_root);
     assert_eq!(inode(&shard0(&seed_root)), inode(&shard0(&again)));
 }
@@ -239,21 +235,12 @@ fn convert_round_trip_links_shards_and_restores_metadata_bytes() {
 #[test]
 fn all_tokens_view_is_saevs_tokens_all() {
     let dir = tempfile::tempdir().unwrap();
-    let md = ProtocolMetadata {
-        layers: vec![0, 1],
-        content_tokens_per_example: 4,
-        d_model: 8,
-        n_examples: 6,
-        max_tokens_per_shard: 20,
-        ..e1()
-    };
-    let root = dir.path().join(md.hash());
-    write_store(&root, &md);
+    let (_, root) = two_layer_store(dir.path());
     let tokens: Patches = "all".parse().unwrap();
     assert_eq!("special".parse::<Patches>().unwrap(), Patches::Cls);
     assert_eq!("content".parse::<Patches>().unwrap(), Patches::Patches);
 
-    let one = open(&root, tokens, Layer::Index(1));
+    let one = unscaled(&root, tokens, Layer::Index(1));
     assert_eq!(one.len(), 6 * 5);
     // Example 5 * 3 is image 3's [CLS]; the next is its first patch.
     let cls = one.get(5 * 3).unwrap();
@@ -264,7 +251,7 @@ fn all_tokens_view_is_saevs_tokens_all() {
     let patch = one.get(5 * 3 + 1).unwrap();
     assert_eq!((patch.patch_i, patch.act[2]), (0, value(3, 1, 1, 2)));
 
-    let all = open(&root, tokens, Layer::All);
+    let all = unscaled(&root, tokens, Layer::All);
     assert_eq!(all.len(), 6 * 2 * 5);
     // Image 2, layer 1, token 4 (the last patch).
     let ex = all.get(2 * 10 + 5 + 4).unwrap();

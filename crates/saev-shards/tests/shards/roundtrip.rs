@@ -2,19 +2,7 @@
 
 use saev_shards::{DataLoad, Dataset, Layer, Metadata, Patches, Scale, Store, View};
 
-use super::common::{images, metadata, record, value};
-
-fn unscaled(root: &std::path::Path, patches: Patches, layer: Layer) -> Dataset {
-    Dataset::open(DataLoad {
-        shard_root: root.to_path_buf(),
-        patches,
-        layer,
-        scale_mean: Scale::Off,
-        scale_norm: Scale::Off,
-        ..DataLoad::default()
-    })
-    .unwrap()
-}
+use super::common::{images, metadata, record, unscaled, value};
 
 /// What example `i` of a view must be, computed from first principles.
 fn expected(md: &Metadata, patches: Patches, layer: Layer, i: u64) -> (Vec<f32>, i64, i64) {
